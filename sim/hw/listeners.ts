@@ -1,0 +1,23 @@
+import { Handle } from "../../hal";
+
+/** A list of callbacks with cancellable registrations. */
+export class Listeners<T> {
+  private list: Array<(value: T) => void> = [];
+
+  add(cb: (value: T) => void): Handle {
+    this.list.push(cb);
+    return {
+      cancel: () => {
+        this.list = this.list.filter((c) => c !== cb);
+      },
+    };
+  }
+
+  emit(value: T): void {
+    for (const cb of this.list.slice()) cb(value);
+  }
+
+  get size(): number {
+    return this.list.length;
+  }
+}
