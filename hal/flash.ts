@@ -9,9 +9,13 @@
 export interface Flash {
   /** Allocates name with size bytes of 0xFF. false if it exists or there is no room. */
   create(name: string, size: number): boolean;
-  /** Programs data at offset inside an existing file. false on a bad range. */
+  /**
+   * Programs data at offset inside an existing file. false on a bad range or
+   * when any target byte was already programmed; offset 0 only while the
+   * whole file is still blank (Espruino re-creates the file otherwise).
+   */
   writeAt(name: string, offset: number, data: Uint8Array): boolean;
-  /** The whole file, or undefined when it does not exist. */
+  /** The whole file, or undefined when it does not exist. Read-only: on the device it maps flash. */
   read(name: string): Uint8Array | undefined;
   erase(name: string): void;
   /** File names starting with prefix. */

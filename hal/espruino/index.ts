@@ -1,0 +1,36 @@
+import { Hal } from "../index";
+import { EspruinoBle } from "./ble";
+import { EspruinoClock } from "./clock";
+import { EspruinoFlash } from "./flash";
+import { EspruinoInput } from "./input";
+import { EspruinoLatch } from "./latch";
+import { EspruinoModem } from "./modem";
+import { PinMap } from "./pins";
+import { EspruinoBattery, EspruinoMotion } from "./sensors";
+import { EspruinoBuzzer, EspruinoLed, EspruinoRandom, EspruinoWatchdog, espruinoAccel } from "./system";
+
+/** Binds every HAL interface to Espruino's globals for one pin map. */
+export function createEspruinoHal(pins: PinMap): Hal {
+  const input = function (p: PinMap["bolt"]) {
+    return new EspruinoInput({ pin: p });
+  };
+  return {
+    clock: new EspruinoClock(),
+    latch: new EspruinoLatch({ motorA: pins.motor.a, motorB: pins.motor.b, bolt: input(pins.bolt) }),
+    lid: input(pins.lid),
+    key: input(pins.key),
+    motion: new EspruinoMotion(pins.accel),
+    battery: new EspruinoBattery(pins.battery),
+    flash: new EspruinoFlash(),
+    ble: new EspruinoBle(),
+    modem: new EspruinoModem(pins.modem),
+    watchdog: new EspruinoWatchdog(),
+    random: new EspruinoRandom(),
+    led: new EspruinoLed(pins.led),
+    buzzer: new EspruinoBuzzer(pins.buzzer),
+    accel: espruinoAccel(),
+    log: function (line: string) {
+      console.log(line);
+    },
+  };
+}

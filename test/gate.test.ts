@@ -1,0 +1,103 @@
+/**
+ * The Espruino gate on the artifact that is flashed: dist/keybox.js is built
+ * here, checked statically, and booted in a sandbox with only Espruino's
+ * globals (and, when ESPRUINO_BIN names a Linux build of the interpreter,
+ * in the interpreter itself).
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { buildFirmware, BuildResult } from "../tools/build";
+import { checkBundle } from "../tools/gate";
+import { createSandbox, FAKE_WORLD } from "../tools/sandbox";
+
+let built: BuildResult;
+let code: string;
+
+beforeAll(async () => {
+  built = await buildFirmware();
+  code = fs.readFileSync(built.file, "utf8");
+}, 120000);
+
+describe("the flashed bundle", () => {
+  it("passes the static gate", () => {
+    expect(built.gate.errors).toEqual([]);
+    expect(built.bytes).toBe(Buffer.byteLength(code));
+  });
+
+  it("is minified: no comments, no long runs of whitespace", () => {
+    expect(code).not.toMatch(/\/\*\*|\n\s*\/\//);
+    expect(code.length / code.split("\n").length).toBeGreaterThan(500);
+  });
+
+  it("boots in an Espruino-only sandbox: locked, advertising, heartbeat", () => {
+    const sb = createSandbox((hw) => {
+      hw.level["D34"] = 0; // bolt switch, active low: thrown
+    });
+    sb.run(code);
+    expect(sb.hw.logs.join("\n")).toMatch(/latch locked/);
+    const adv = sb.hw.nrf.advertising[sb.hw.nrf.advertising.length - 1];
+    expect(adv.options.name).toMatch(/^Keybox /);
+    expect(adv.options.manufacturerData).toEqual([1, 1]);
+    const ledWrites = () => sb.hw.writes.filter((w) => w.pin === "D12").length;
+    const before = ledWrites();
+    sb.hw.advance(11000);
+    expect(ledWrites() - before).toBeGreaterThanOrEqual(4);
+    expect(sb.hw.writes.filter((w) => (w.pin === "D19" || w.pin === "D20") && w.value === 1)).toEqual([]);
+  });
+
+  it("reports an open latch when the bolt switch says retracted", () => {
+    const sb = createSandbox((hw) => {
+      hw.level["D34"] = 1;
+    });
+    sb.run(code);
+    expect(sb.hw.logs.join("\n")).toMatch(/latch open/);
+    expect(sb.hw.nrf.advertising[sb.hw.nrf.advertising.length - 1].options.manufacturerData).toEqual([1, 2]);
+  });
+
+  const bin = process.env.ESPRUINO_BIN;
+  (bin ? it : it.skip)("boots in the real interpreter named by ESPRUINO_BIN", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keybox-gate-"));
+    try {
+      const file = path.join(dir, "run.js");
+      fs.writeFileSync(file, FAKE_WORLD + "\n" + code + "\n__hw.advance(11000);print('LED ' + __hw.writes.filter(function(w){return w.pin==='D12';}).length);\n");
+      const r = spawnSync(bin!, [file], { cwd: dir, input: "", encoding: "latin1", timeout: 60000 });
+      expect(r.stdout).not.toMatch(/Uncaught|SyntaxError|ReferenceError/);
+      expect(r.stdout).toMatch(/latch locked/);
+      expect(Number(/LED (\d+)/.exec(r.stdout)![1])).toBeGreaterThanOrEqual(4);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the gate itself", () => {
+  const bad: Array<[string, string, RegExp]> = [
+    ["TypeScript's CommonJS export before the declaration", 'exports.f = f; function f() { return 1; }', /exports|function f declared after/],
+    ["a call before a function declaration", "var x = g(); function g() { return 1; }", /function g declared after code/],
+    ["a nested declaration after code", "function outer() { var a = 1; function inner() {} return inner; }", /function inner declared after/],
+    ["a bare var after code", "function f(n) { for (var i = 0; i < n; i++) { var acc; acc = i; } return acc; }", /bare var acc/],
+    ["a bare var shadowing a parameter", "function f(a) { var a; return a; }", /re-declares parameter a/],
+    ["Map", "var m = new Map();", /uses Map/],
+    ["Symbol", "var s = Symbol('x');", /uses Symbol/],
+    ["Array.from", "var a = Array.from([1]);", /Array.from/],
+    ["Uint8Array.from", "var a = Uint8Array.from([1]);", /Uint8Array.from/],
+    ["Math.imul", "var a = Math.imul(2, 3);", /Math.imul/],
+    ["Object.freeze", "var a = Object.freeze({});", /Object.freeze/],
+    ["Array.prototype lookups", "function f() { return Array.prototype.slice.call(arguments); }", /Array.prototype.slice is undefined/],
+    ["copyWithin", "var a = new Uint8Array(4); a.copyWithin(0, 1);", /copyWithin/],
+    ["labelled continue", "outer: for (var i = 0; i < 2; i++) { continue outer; }", /labelled/],
+    ["ES2015 syntax", "let x = 1;", /not ES5/],
+    ["arrow functions", "var f = () => 1;", /not ES5/],
+  ];
+  it.each(bad)("rejects %s", (_name, src, why) => {
+    const errors = checkBundle(src).errors;
+    expect(errors.join("\n")).toMatch(why);
+  });
+
+  it("accepts hoisted declarations, for-in heads and locals that shadow missing globals", () => {
+    const ok = "function f(o) { var k, n; function g() { return n; } n = 0; for (var j in o) n++; return g(); } var Map = 1; var r = f({ a: 1 }) + Map; Object.prototype.hasOwnProperty.call({}, 'a');";
+    expect(checkBundle(ok).errors).toEqual([]);
+  });
+});
