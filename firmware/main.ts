@@ -35,7 +35,10 @@ export function start(hal: Hal, config: Config): Keybox {
   hal.latch.drive("stop");
   const heartbeat = new Heartbeat({ clock: hal.clock, led: hal.led, periodMs: config.heartbeatMs });
   advertise(hal.ble, config.boxId, latchState());
-  events.emit("boot", latchState(), { version: FIRMWARE_VERSION });
+  // On the next tick, so whoever start() returns to can subscribe first.
+  hal.clock.after(0, function () {
+    events.emit("boot", latchState(), { version: FIRMWARE_VERSION });
+  });
   hal.log("keybox " + config.boxId + " v" + FIRMWARE_VERSION + " up, latch " + latchState());
   return {
     events: events,
