@@ -25,8 +25,9 @@ export interface SimFlashOptions {
 }
 
 /**
- * Espruino Storage with NOR-flash semantics and power-cut injection. Writes
- * AND into existing bytes (a byte is written once after create); erased files
+ * Espruino Storage with NOR-flash semantics and power-cut injection. A byte
+ * is programmed once after create (writing over a programmed byte is refused,
+ * as Espruino refuses it); erased files
  * keep their space until compact(). cutAfter(n) lets exactly n more bytes be
  * programmed, then the operation in progress stops part-way and throws
  * PowerLoss, and every later call throws until powerOn(): the rest of the
@@ -61,9 +62,13 @@ export class SimFlash implements Flash {
     this.alive();
     const f = this.find(name);
     if (!f || offset < 0 || offset + data.length > f.data.length) return false;
+    // Espruino refuses to program bytes that are not blank, and at offset 0 it
+    // would replace a file that has any data: the binding refuses both.
+    const span = offset === 0 ? f.data : f.data.subarray(offset, offset + data.length);
+    if (!span.every((b) => b === 0xff)) return false;
     for (let i = 0; i < data.length; i++) {
       this.spend(1);
-      f.data[offset + i] &= data[i];
+      f.data[offset + i] = data[i];
     }
     return true;
   }
