@@ -3,11 +3,14 @@ import { Config, checkConfig, FIRMWARE_VERSION } from "./config";
 import { EventBus } from "./events";
 import { Heartbeat } from "./heartbeat";
 import { advertise, CoarseState } from "./advertising";
+import { BatteryMonitor } from "./power/battery";
+import { WatchdogFeeder } from "./power/watchdog";
 
 export interface Status {
   boxId: string;
   version: string;
   latch: CoarseState;
+  batteryMv: number;
 }
 
 /** A running box: what main() hands back to the platform's entry point. */
@@ -33,7 +36,9 @@ export function start(hal: Hal, config: Config): Keybox {
     return hal.latch.bolt.read() ? "locked" : "open";
   };
   hal.latch.drive("stop");
+  const watchdog = new WatchdogFeeder({ watchdog: hal.watchdog, clock: hal.clock });
   const heartbeat = new Heartbeat({ clock: hal.clock, led: hal.led, periodMs: config.heartbeatMs });
+  const battery = new BatteryMonitor({ battery: hal.battery, clock: hal.clock, events: events });
   advertise(hal.ble, config.boxId, latchState());
   // On the next tick, so whoever start() returns to can subscribe first.
   hal.clock.after(0, function () {
@@ -43,10 +48,12 @@ export function start(hal: Hal, config: Config): Keybox {
   return {
     events: events,
     status: function () {
-      return { boxId: config.boxId, version: FIRMWARE_VERSION, latch: latchState() };
+      return { boxId: config.boxId, version: FIRMWARE_VERSION, latch: latchState(), batteryMv: battery.millivolts() };
     },
     close: function () {
       heartbeat.close();
+      battery.close();
+      watchdog.close();
     },
   };
 }
