@@ -1,0 +1,340 @@
+/**
+ * npm run flash: the dry run's payload, decoded the way the Espruino console
+ * reads it, must leave the bundle in Storage as .bootcde and restart into it;
+ * the board description must come from tools/boards; and no process of the
+ * run may touch the network. The tool runs as a child process (EspruinoTools
+ * lives in globals), with test/flash/no-network.cjs preloaded into it: an
+ * independent guard that makes the network unusable and logs every attempt.
+ */
+import { spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as vm from "vm";
+import { checkPinMap, FlashError, loadFlashConfig, parseArgs, resolveSettings } from "../../tools/flash";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const GUARD = path.join(__dirname, "no-network.cjs");
+const FIXTURE = path.join(__dirname, "fixture-bundle.js");
+const BOARD_FILE = path.join(ROOT, "tools", "boards", "RAK5010.json");
+const TSX = require.resolve("tsx/cli");
+
+let tmp: string;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "keybox-flash-"));
+});
+afterAll(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** Network attempts logged by the guard in any process of the run. */
+  net: string[];
+}
+
+let runs = 0;
+function run(program: string[], cwd = ROOT): Run {
+  const netLog = path.join(tmp, `net-${++runs}.log`);
+  const r = spawnSync(process.execPath, program, {
+    cwd,
+    encoding: "utf8",
+    timeout: 60000,
+    env: { ...process.env, NODE_OPTIONS: `--require ${GUARD}`, KEYBOX_NET_LOG: netLog },
+  });
+  const net = fs.existsSync(netLog) ? fs.readFileSync(netLog, "utf8").split("\n").filter(Boolean) : [];
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, net };
+}
+const flash = (...args: string[]) => run([TSX, path.join(ROOT, "tools", "flash.ts"), ...args]);
+
+interface Decoded {
+  /** Storage files as the board would hold them (one char per byte). */
+  storage: { [name: string]: string };
+  /** Console-level calls in order: reset, print, write <file>, load. */
+  calls: string[];
+}
+
+/**
+ * Runs a payload as the Espruino console would: 0x10 at a line start only
+ * turns echo off, ESC+LF is a newline that does not execute. Storage.write
+ * follows Espruino's rules: with a size it creates the file (erased, 0xFF),
+ * without one it fills in an existing file, and flash is written only once.
+ */
+function decode(payload: string): Decoded {
+  const storage: { [name: string]: string } = {};
+  const calls: string[] = [];
+  const Storage = {
+    write(name: string, data: string, offset?: number, size?: number) {
+      calls.push("write " + name);
+      if (size !== undefined) {
+        if (offset !== 0) throw new Error("a file is created at offset 0");
+        storage[name] = "\xff".repeat(size);
+      }
+      const file = storage[name];
+      if (file === undefined) throw new Error("write to a file never created: " + name);
+      const at = offset === undefined ? 0 : offset;
+      if (at + data.length > file.length) throw new Error("write past the end of " + name);
+      if (file.slice(at, at + data.length) !== "\xff".repeat(data.length)) throw new Error("flash written twice at " + at);
+      storage[name] = file.slice(0, at) + data + file.slice(at + data.length);
+      return true;
+    },
+  };
+  const context = vm.createContext({
+    require: (m: string) => {
+      if (m === "Storage") return Storage;
+      throw new Error("module " + m + " required by the payload itself");
+    },
+    reset: () => calls.push("reset"),
+    print: () => calls.push("print"),
+    load: (f?: string) => calls.push(f === undefined ? "load" : "load " + f),
+  });
+  const source = payload.replace(/\x1b\n/g, "\n").replace(/(^|\n)\x10/g, "$1");
+  expect(source).not.toMatch(/[\x00-\x08\x0b-\x1f]/);
+  vm.runInContext(source, context, { timeout: 5000 });
+  return { storage, calls };
+}
+
+function latin1(file: string): string {
+  return fs.readFileSync(file, "latin1");
+}
+
+/** The whole contract of a dry run for one bundle. */
+function checkDryRun(bundle: string, r: Run, out: string): void {
+  expect(r.stderr).not.toMatch(/flash: /);
+  expect(r.status).toBe(0);
+  expect(r.net).toEqual([]);
+  expect(r.stdout).toContain(out);
+  expect(r.stdout).toMatch(/no device touched/);
+
+  const code = latin1(bundle);
+  const payload = latin1(out);
+  const { storage, calls } = decode(payload);
+  // The bundle, byte for byte, lands in the file Espruino runs at boot...
+  expect(Object.keys(storage)).toEqual([".bootcde"]);
+  expect(storage[".bootcde"]).toBe(code);
+  // ...after a reset, in 1 KiB writes, and the board is then restarted into it.
+  const writes = Math.ceil(code.length / 1024);
+  expect(calls).toEqual(["reset", "print", ...new Array(writes).fill("write .bootcde"), "load"]);
+
+  const manifest = JSON.parse(fs.readFileSync(out.replace(/\.js$/, ".json"), "utf8"));
+  expect(manifest).toMatchObject({
+    board: "RAK5010",
+    boardFile: path.join("tools", "boards", "RAK5010.json"),
+    firmware: "2v29",
+    storageFile: ".bootcde",
+    storageCapacity: 20 * 4096,
+    bundleBytes: Buffer.byteLength(code, "latin1"),
+    bundleSha256: crypto.createHash("sha256").update(fs.readFileSync(bundle)).digest("hex"),
+    payloadBytes: payload.length,
+    storageWrites: writes,
+    dryRun: true,
+  });
+  expect(manifest.espruinoConfig).toMatchObject({ SAVE_ON_SEND: 1, MODULE_URL: "", SET_TIME_ON_WRITE: false, COMPILATION: false });
+}
+
+describe("npm run flash -- --dry-run", () => {
+  test("the payload writes the sample bundle to .bootcde and loads it, offline, the same every time", () => {
+    const out1 = path.join(tmp, "sample-1.js");
+    const out2 = path.join(tmp, "sample-2.js");
+    const r1 = flash("--dry-run", "--bundle", FIXTURE, "--out", out1);
+    checkDryRun(FIXTURE, r1, out1);
+    expect(Math.ceil(fs.statSync(FIXTURE).size / 1024)).toBeGreaterThan(1); // several chunks exercised
+    const r2 = flash("--dry-run", "--bundle", FIXTURE, "--out", out2);
+    expect(r2.status).toBe(0);
+    expect(latin1(out2)).toBe(latin1(out1));
+  });
+
+  test("the built firmware dist/keybox.js (the configured bundle) goes to Storage the same way", () => {
+    const bundle = path.join(ROOT, "dist", "keybox.js");
+    if (!fs.existsSync(bundle)) {
+      const b = run([TSX, path.join(ROOT, "tools", "build.ts")]);
+      expect(b.stderr + b.stdout).toContain("keybox.js");
+      expect(b.status).toBe(0);
+    }
+    const out = path.join(tmp, "firmware.js");
+    checkDryRun(bundle, flash("--dry-run", "--out", out), out);
+  });
+
+  test("built-in modules come from the local board description: a board without crypto refuses the bundle", () => {
+    const board = JSON.parse(fs.readFileSync(BOARD_FILE, "utf8"));
+    board.info.builtin_modules = board.info.builtin_modules.filter((m: string) => m !== "crypto");
+    const file = path.join(tmp, "boards", "NOCRYPTO.json");
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, JSON.stringify(board));
+    const out = path.join(tmp, "nocrypto.js");
+    const r = flash("--dry-run", "--board", file, "--bundle", FIXTURE, "--out", out);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/requires "crypto", not built into the NOCRYPTO firmware/);
+    expect(r.net).toEqual([]);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  test("a module the board lacks is refused, never downloaded", () => {
+    const bundle = path.join(tmp, "needs-modules.js");
+    fs.writeFileSync(bundle, 'var m=require("MQTT"),g=require("https://www.espruino.com/modules/GPS.js"),s=require("Storage");\n');
+    const r = flash("--dry-run", "--bundle", bundle, "--out", path.join(tmp, "needs.js"));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('requires "MQTT", "https://www.espruino.com/modules/GPS.js", not built into the RAK5010 firmware');
+    expect(r.net).toEqual([]);
+  });
+
+  test("the guard does see EspruinoTools' network use: its own CLI fetches the board JSON online", () => {
+    const cli = path.join(ROOT, "node_modules", "espruino", "bin", "espruino-cli.js");
+    const r = run([cli, "--board", "RAK5010", "-o", path.join(tmp, "cli-out.js"), FIXTURE]);
+    expect(r.net.join("\n")).toContain("www.espruino.com");
+    expect(r.status).not.toBe(0);
+  });
+});
+
+describe("npm run flash: clear errors", () => {
+  function config(edit: (c: { [k: string]: unknown }) => void): string {
+    const c = JSON.parse(fs.readFileSync(path.join(ROOT, "espruino.config.json"), "utf8"));
+    c.boardFile = BOARD_FILE;
+    edit(c);
+    const file = path.join(tmp, `config-${++runs}.json`);
+    fs.writeFileSync(file, JSON.stringify(c));
+    return file;
+  }
+
+  test("no bundle: tells the user to build", () => {
+    const r = flash("--dry-run", "--config", config((c) => (c.bundle = "dist/keybox.js")));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/dist\/keybox\.js not found: run npm run build first/);
+  });
+
+  test("no port: says where to set one", () => {
+    const r = flash("--bundle", FIXTURE, "--config", config((c) => delete c.port));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/no port to flash to: set "port" in espruino.config.json/);
+    expect(r.stderr).toMatch(/--port \/dev\/ttyACM0 or --ble aa:bb:cc:dd:ee:ff/);
+  });
+
+  test("a serial port that does not exist is named before anything is opened", () => {
+    const r = flash("--port", "/dev/ttyKEYBOX-absent", "--bundle", FIXTURE, "--out", path.join(tmp, "absent.js"));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/serial port \/dev\/ttyKEYBOX-absent does not exist/);
+    expect(r.net).toEqual([]);
+  });
+
+  test("EspruinoTools failing to connect exits non-zero with its message", () => {
+    // /dev/null exists but is no serial port EspruinoTools can list, so its open() gives up.
+    const r = flash("--port", "/dev/null", "--bundle", FIXTURE, "--out", path.join(tmp, "devnull.js"));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/could not open \/dev\/null/);
+    expect(r.net).toEqual([]);
+  });
+
+  test("a board with no local description is refused rather than downloaded", () => {
+    const r = flash("--dry-run", "--board", "PUCKJS", "--bundle", FIXTURE, "--out", path.join(tmp, "puck.js"));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/no local description of board PUCKJS/);
+    expect(r.net).toEqual([]);
+  });
+
+  test("a bundle that is not ES5 is refused", () => {
+    const bundle = path.join(tmp, "es2015.js");
+    fs.writeFileSync(bundle, "let f = (a) => a * 2;\n");
+    const r = flash("--dry-run", "--bundle", bundle, "--out", path.join(tmp, "es2015-out.js"));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/is not ECMAScript 5/);
+  });
+});
+
+describe("npm run flash against a fake board (EspruinoTools' real upload path)", () => {
+  const HARNESS = path.join(__dirname, "fake-board-harness.ts");
+  const RAK = { BOARD: "RAK5010", VERSION: "2v29", CONSOLE: "USB", MODULES: "Flash,Storage,heatshrink,crypto" };
+  function upload(name: string, env: object, after = "") {
+    const capture = path.join(tmp, name + ".sent");
+    const out = path.join(tmp, name + ".js");
+    process.env.FAKE_ENV = JSON.stringify(env);
+    process.env.FAKE_AFTER = after;
+    process.env.FAKE_CAPTURE = capture;
+    try {
+      const r = run([TSX, HARNESS, "--port", "fakeboard", "--bundle", FIXTURE, "--out", out]);
+      return { r, out, sent: fs.existsSync(capture) ? latin1(capture) : "" };
+    } finally {
+      delete process.env.FAKE_ENV;
+      delete process.env.FAKE_AFTER;
+      delete process.env.FAKE_CAPTURE;
+    }
+  }
+
+  test("sends exactly the dry-run payload after checking the board, and reports success", () => {
+    const { r, out, sent } = upload("ok", RAK);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/\.bootcde written to Storage and started; it runs at every boot/);
+    expect(r.net).toEqual([]);
+    const payload = latin1(out);
+    expect(sent.endsWith(payload)).toBe(true);
+    // Before the payload only the console handshake and the process.env query went out.
+    expect(sent.slice(0, sent.length - payload.length)).toBe('\n\x10print("<","<<",JSON.stringify(process.env),">>",">")\n\n');
+    expect(decode(payload).storage[".bootcde"]).toBe(latin1(FIXTURE));
+  });
+
+  test("refuses a board that is not the configured one, before sending anything", () => {
+    const { r, sent } = upload("wrong-board", { ...RAK, BOARD: "PUCKJS" });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/the board on fakeboard is PUCKJS, the config targets RAK5010: use --board PUCKJS or --force/);
+    expect(sent).not.toContain("Storage");
+  });
+
+  test("fails with the board's own words when the uploaded code throws", () => {
+    const { r, sent } = upload("uncaught", RAK, "Uncaught Error: boom at line 1");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/the board reported an error during the upload:[\s\S]*Uncaught Error: boom/);
+    expect(sent).toContain("load()");
+  });
+});
+
+describe("flash configuration (in process)", () => {
+  const board = JSON.parse(fs.readFileSync(BOARD_FILE, "utf8"));
+  const boardPins: string[] = board.pins.map((p: { name: string }) => p.name);
+
+  test("the shipped config and pin map fit the RAK5010", () => {
+    const cfg = loadFlashConfig(path.join(ROOT, "espruino.config.json"));
+    expect(cfg.board).toBe("RAK5010");
+    expect(cfg.storageFile).toBe(".bootcde");
+    expect(checkPinMap(cfg.pins, boardPins)).toEqual([]);
+    expect(board.info.builtin_modules).toEqual(expect.arrayContaining(["Storage", "crypto"]));
+  });
+
+  test("pin map mistakes are named", () => {
+    const pins = JSON.parse(JSON.stringify(loadFlashConfig(path.join(ROOT, "espruino.config.json")).pins));
+    pins.lid.pin = pins.bolt.pin;
+    pins.buzzer.pin = "D48";
+    pins.motor.levels.close = pins.motor.levels.open;
+    delete pins.accel;
+    expect(checkPinMap(pins, boardPins)).toEqual([
+      "pins.motor.levels: open and close drive the motor the same way",
+      "pins.lid.pin: D34 is already used by pins.bolt.pin",
+      "pins.buzzer.pin: D48 is not a pin of this board",
+      "pins.accel: missing",
+      'pins.accel.scl: expected a pin name like "D19"',
+      'pins.accel.sda: expected a pin name like "D19"',
+      "pins.accel.bitrate: expected a number >= 0",
+      "pins.accel.address: expected a 7-bit I2C address",
+    ]);
+  });
+
+  test("command line overrides the config; BLE addresses are recognised", () => {
+    const s = resolveSettings(parseArgs(["--ble", "C0:FF:EE:00:11:22", "--baud", "9600", "--board", "RAK5010"]));
+    expect(s).toMatchObject({ port: "C0:FF:EE:00:11:22", transport: "ble", baud: 9600, board: "RAK5010", boardFile: BOARD_FILE });
+    expect(resolveSettings(parseArgs(["--port", "/dev/ttyUSB0"]))).toMatchObject({ port: "/dev/ttyUSB0", transport: "serial" });
+    expect(() => parseArgs(["--ble", "not-an-address"])).toThrow(FlashError);
+    expect(() => parseArgs(["--port", "/dev/ttyUSB0", "--ble", "C0:FF:EE:00:11:22"])).toThrow(/either --port or --ble/);
+    expect(() => parseArgs(["--prot", "x"])).toThrow(/unknown option --prot/);
+    expect(() => parseArgs(["--port"])).toThrow(/--port needs a value/);
+  });
+
+  test("only the boot files are accepted as the Storage target", () => {
+    const file = path.join(tmp, "storage-target.json");
+    const c = JSON.parse(fs.readFileSync(path.join(ROOT, "espruino.config.json"), "utf8"));
+    c.storageFile = "myapp";
+    fs.writeFileSync(file, JSON.stringify(c));
+    expect(() => loadFlashConfig(file)).toThrow(/"storageFile" must be one of .bootcde, .bootrst/);
+  });
+});

@@ -1,0 +1,813 @@
+/**
+ * npm run flash: uploads dist/keybox.js to the board with EspruinoTools (the
+ * `espruino` package, driven through its Node API), written to Storage as
+ * .bootcde so that it runs at every boot.
+ *
+ * Offline by construction: the board description comes from tools/boards/,
+ * module download, the online minifier and compiler are switched off, a
+ * bundle that needs a module the board lacks is refused before EspruinoTools
+ * sees it, and every TCP/UDP/DNS/HTTP door of this process is shut (unix
+ * sockets stay open: BlueZ is reached over D-Bus).
+ *
+ * The payload (what goes over the wire after EspruinoTools has found the
+ * board's prompt) is produced once, written to a file, and in a real upload
+ * sent byte for byte: `--dry-run` stops after writing it and touches no device.
+ *
+ *   npm run flash                                   port/board from espruino.config.json
+ *   npm run flash -- --port /dev/ttyUSB0            another serial port
+ *   npm run flash -- --ble aa:bb:cc:dd:ee:ff        over Bluetooth LE (Nordic UART console)
+ *   npm run flash -- --dry-run                      write dist/upload-payload.js only
+ *   options: --config FILE, --board NAME|FILE.json, --baud N, --bundle FILE,
+ *            --out FILE, --force (skip the board identity check), --verbose
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+
+export const ROOT = path.resolve(__dirname, "..");
+
+/** A refusal with a message meant for the person at the keyboard. */
+export class FlashError extends Error {
+  /** 2: wrong usage or configuration; 1: the upload itself failed. */
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 2) {
+    super(message);
+    this.name = "FlashError";
+    this.exitCode = exitCode;
+  }
+}
+
+// ---------------------------------------------------------------- config
+
+export interface InputPin {
+  pin: string;
+  /** true when the pin reads 0 while the switch means true (bolt thrown, lid closed, key present). */
+  activeLow: boolean;
+  pull: "input_pullup" | "input_pulldown" | "input";
+  debounceMs: number;
+}
+export type Levels = [number, number];
+/** The hardware map the Espruino HAL binding uses; part of espruino.config.json. */
+export interface PinMap {
+  motor: { a: string; b: string; levels: { open: Levels; close: Levels; stop: Levels; brake: Levels } };
+  bolt: InputPin;
+  lid: InputPin;
+  key: InputPin;
+  led: { pin: string; activeLow: boolean };
+  buzzer: { pin: string; activeLow: boolean };
+  battery: { pin: string };
+  modem: {
+    serial: string;
+    tx: string;
+    rx: string;
+    cts?: string;
+    baud: number;
+    powerKey: string;
+    powerKeyActiveLow: boolean;
+    reset?: string;
+    status?: string;
+  };
+  accel: { scl: string; sda: string; bitrate: number; address: number; int1?: string };
+}
+
+export type StorageFile = ".bootcde" | ".bootrst";
+
+/** espruino.config.json. Relative paths are relative to the file's directory. */
+export interface FlashConfig {
+  board: string;
+  boardFile?: string;
+  /** Serial device path, or a BLE address aa:bb:cc:dd:ee:ff. */
+  port?: string;
+  baud: number;
+  bundle: string;
+  storageFile: StorageFile;
+  payload: string;
+  pins: PinMap;
+}
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+const STORAGE_FILES: StorageFile[] = [".bootcde", ".bootrst"];
+/** What each storage file means to EspruinoTools' "Save on Send" setting. */
+const SAVE_ON_SEND: { [k in StorageFile]: number } = { ".bootcde": 1, ".bootrst": 2 };
+
+function isObj(v: unknown): v is { [k: string]: unknown } {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Reads and checks espruino.config.json (shape only; pins are checked against the board later). */
+export function loadFlashConfig(file: string): FlashConfig {
+  if (!fs.existsSync(file)) throw new FlashError(`config ${file} not found (create it or pass --config FILE)`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new FlashError(`config ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isObj(raw)) throw new FlashError(`config ${file}: expected a JSON object`);
+  const bad = (what: string) => new FlashError(`config ${file}: ${what}`);
+  const str = (k: string, def?: string): string => {
+    const v = raw[k] === undefined ? def : raw[k];
+    if (typeof v !== "string" || v === "") throw bad(`"${k}" must be a non-empty string`);
+    return v;
+  };
+  const board = str("board");
+  const storageFile = str("storageFile", ".bootcde") as StorageFile;
+  if (STORAGE_FILES.indexOf(storageFile) < 0)
+    throw bad(`"storageFile" must be one of ${STORAGE_FILES.join(", ")} (the files Espruino runs at boot)`);
+  const baud = raw.baud === undefined ? 115200 : raw.baud;
+  if (typeof baud !== "number" || !(baud > 0) || Math.floor(baud) !== baud) throw bad(`"baud" must be a positive integer`);
+  if (raw.port !== undefined && typeof raw.port !== "string") throw bad(`"port" must be a string`);
+  if (!isObj(raw.pins)) throw bad(`"pins" (the hardware pin map) is missing`);
+  const dir = path.dirname(path.resolve(file));
+  const rel = (p: string) => path.resolve(dir, p);
+  return {
+    board,
+    boardFile: raw.boardFile === undefined ? undefined : rel(str("boardFile")),
+    port: raw.port === "" ? undefined : (raw.port as string | undefined),
+    baud,
+    bundle: rel(str("bundle", "dist/keybox.js")),
+    storageFile,
+    payload: rel(str("payload", "dist/upload-payload.js")),
+    pins: raw.pins as unknown as PinMap,
+  };
+}
+
+/**
+ * Problems in a pin map: missing entries, pins the board does not have, and
+ * one pin given two jobs. Empty when the map is sound.
+ */
+export function checkPinMap(pins: unknown, boardPins: string[]): string[] {
+  const problems: string[] = [];
+  if (!isObj(pins)) return ["pins: expected an object"];
+  const used: { [pin: string]: string } = {};
+  const pin = (where: string, v: unknown, optional = false) => {
+    if (v === undefined && optional) return;
+    if (typeof v !== "string") return problems.push(`${where}: expected a pin name like "D19"`);
+    if (boardPins.indexOf(v) < 0) return problems.push(`${where}: ${v} is not a pin of this board`);
+    if (used[v]) return problems.push(`${where}: ${v} is already used by ${used[v]}`);
+    used[v] = where;
+  };
+  const obj = (k: string): { [k: string]: unknown } => {
+    const v = pins[k];
+    if (isObj(v)) return v;
+    problems.push(`pins.${k}: missing`);
+    return {};
+  };
+  const bool = (where: string, v: unknown) => {
+    if (typeof v !== "boolean") problems.push(`${where}: expected true or false`);
+  };
+  const num = (where: string, v: unknown) => {
+    if (typeof v !== "number" || !(v >= 0)) problems.push(`${where}: expected a number >= 0`);
+  };
+  const motor = obj("motor");
+  pin("pins.motor.a", motor.a);
+  pin("pins.motor.b", motor.b);
+  const levels = isObj(motor.levels) ? motor.levels : {};
+  for (const d of ["open", "close", "stop", "brake"]) {
+    const l = levels[d];
+    if (!Array.isArray(l) || l.length !== 2 || !l.every((x) => x === 0 || x === 1))
+      problems.push(`pins.motor.levels.${d}: expected [a, b] with 0 or 1`);
+  }
+  const o = levels.open as unknown, c = levels.close as unknown;
+  if (Array.isArray(o) && Array.isArray(c) && o[0] === c[0] && o[1] === c[1])
+    problems.push("pins.motor.levels: open and close drive the motor the same way");
+  for (const k of ["bolt", "lid", "key"]) {
+    const i = obj(k);
+    pin(`pins.${k}.pin`, i.pin);
+    bool(`pins.${k}.activeLow`, i.activeLow);
+    if (["input_pullup", "input_pulldown", "input"].indexOf(i.pull as string) < 0)
+      problems.push(`pins.${k}.pull: expected input_pullup, input_pulldown or input`);
+    num(`pins.${k}.debounceMs`, i.debounceMs);
+  }
+  for (const k of ["led", "buzzer"]) {
+    const i = obj(k);
+    pin(`pins.${k}.pin`, i.pin);
+    bool(`pins.${k}.activeLow`, i.activeLow);
+  }
+  pin("pins.battery.pin", obj("battery").pin);
+  const m = obj("modem");
+  if (typeof m.serial !== "string" || !/^Serial\d$/.test(m.serial)) problems.push("pins.modem.serial: expected Serial1");
+  pin("pins.modem.tx", m.tx);
+  pin("pins.modem.rx", m.rx);
+  pin("pins.modem.cts", m.cts, true);
+  num("pins.modem.baud", m.baud);
+  pin("pins.modem.powerKey", m.powerKey);
+  bool("pins.modem.powerKeyActiveLow", m.powerKeyActiveLow);
+  pin("pins.modem.reset", m.reset, true);
+  pin("pins.modem.status", m.status, true);
+  const a = obj("accel");
+  pin("pins.accel.scl", a.scl);
+  pin("pins.accel.sda", a.sda);
+  num("pins.accel.bitrate", a.bitrate);
+  if (typeof a.address !== "number" || !(a.address > 0 && a.address < 128)) problems.push("pins.accel.address: expected a 7-bit I2C address");
+  pin("pins.accel.int1", a.int1, true);
+  return problems;
+}
+
+// ---------------------------------------------------------------- arguments
+
+export interface FlashArgs {
+  config?: string;
+  port?: string;
+  ble?: string;
+  board?: string;
+  baud?: number;
+  bundle?: string;
+  out?: string;
+  dryRun: boolean;
+  force: boolean;
+  verbose: boolean;
+  help: boolean;
+}
+
+export const USAGE = `usage: npm run flash -- [options]
+  --dry-run             write the upload payload to a file and touch no device
+  --port PATH|ADDRESS   serial port (/dev/ttyACM0) or BLE address (aa:bb:cc:dd:ee:ff)
+  --ble ADDRESS         flash over Bluetooth LE to this address
+  --board NAME|FILE     board name (description in tools/boards/NAME.json) or a board JSON file
+  --baud N              serial baud rate
+  --config FILE         configuration file (default espruino.config.json)
+  --bundle FILE         file to upload (default: "bundle" in the config, dist/keybox.js)
+  --out FILE            where to write the payload (default: "payload" in the config)
+  --force               upload even if the connected board reports another board name
+  --verbose             show EspruinoTools' log and the board's output
+`;
+
+export function parseArgs(argv: string[]): FlashArgs {
+  const a: FlashArgs = { dryRun: false, force: false, verbose: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith("--")) throw new FlashError(`${arg} needs a value\n${USAGE}`);
+      return v;
+    };
+    switch (arg) {
+      case "--dry-run": case "-n": a.dryRun = true; break;
+      case "--force": a.force = true; break;
+      case "--verbose": case "-v": a.verbose = true; break;
+      case "--help": case "-h": a.help = true; break;
+      case "--port": case "-p": a.port = value(); break;
+      case "--ble": {
+        const v = value();
+        if (!MAC.test(v)) throw new FlashError(`--ble expects a Bluetooth address like aa:bb:cc:dd:ee:ff, got ${v}`);
+        a.ble = v;
+        break;
+      }
+      case "--board": a.board = value(); break;
+      case "--baud": case "-b": {
+        const v = value();
+        const n = Number(v);
+        if (!(n > 0) || Math.floor(n) !== n) throw new FlashError(`--baud expects a positive integer, got ${v}`);
+        a.baud = n;
+        break;
+      }
+      case "--config": a.config = value(); break;
+      case "--bundle": a.bundle = value(); break;
+      case "--out": case "-o": a.out = value(); break;
+      default: throw new FlashError(`unknown option ${arg}\n${USAGE}`);
+    }
+  }
+  if (a.port !== undefined && a.ble !== undefined) throw new FlashError("give either --port or --ble, not both");
+  return a;
+}
+
+// ---------------------------------------------------------------- settings
+
+/** Everything one run needs, resolved from config and arguments. */
+export interface Settings {
+  board: string;
+  boardFile: string;
+  port?: string;
+  transport?: "serial" | "ble";
+  baud: number;
+  bundle: string;
+  /** true when the bundle came from --bundle rather than the config (changes the hint when it is missing). */
+  bundleFromArgs: boolean;
+  storageFile: StorageFile;
+  payloadFile: string;
+  manifestFile: string;
+  pins: PinMap;
+  dryRun: boolean;
+  force: boolean;
+  verbose: boolean;
+}
+
+export function resolveSettings(args: FlashArgs, cwd = process.cwd()): Settings {
+  const configFile = args.config ? path.resolve(cwd, args.config) : path.join(ROOT, "espruino.config.json");
+  const cfg = loadFlashConfig(configFile);
+  let board = cfg.board;
+  let boardFile = cfg.boardFile || path.join(ROOT, "tools", "boards", board + ".json");
+  if (args.board !== undefined) {
+    if (args.board.endsWith(".json") || args.board.indexOf("/") >= 0) {
+      boardFile = path.resolve(cwd, args.board);
+      board = path.basename(boardFile).replace(/\.json$/, "");
+    } else {
+      board = args.board;
+      boardFile = path.join(ROOT, "tools", "boards", board + ".json");
+    }
+  }
+  const port = args.ble || args.port || cfg.port;
+  const payloadFile = args.out ? path.resolve(cwd, args.out) : cfg.payload;
+  return {
+    board,
+    boardFile,
+    port,
+    transport: port === undefined ? undefined : MAC.test(port) ? "ble" : "serial",
+    baud: args.baud || cfg.baud,
+    bundle: args.bundle ? path.resolve(cwd, args.bundle) : cfg.bundle,
+    bundleFromArgs: args.bundle !== undefined,
+    storageFile: cfg.storageFile,
+    payloadFile,
+    manifestFile: payloadFile.replace(/(\.js)?$/, ".json"),
+    pins: cfg.pins,
+    dryRun: args.dryRun,
+    force: args.force,
+    verbose: args.verbose,
+  };
+}
+
+// ---------------------------------------------------------------- board
+
+/** The subset of an espruino.com/json/BOARD.json file this tool relies on. */
+export interface BoardJson {
+  info: { name?: string; binary_version: string; builtin_modules: string[]; [k: string]: unknown };
+  chip: { saved_code: { page_size: number; pages: number; address?: number }; [k: string]: unknown };
+  pins: { name: string }[];
+  [k: string]: unknown;
+}
+
+export function loadBoard(board: string, file: string): BoardJson {
+  if (!fs.existsSync(file))
+    throw new FlashError(
+      `no local description of board ${board} (${rel(file)}). npm run flash never downloads one: ` +
+        `add it under tools/boards/ in the format of www.espruino.com/json/${board}.json (see tools/boards/RAK5010.json)`,
+    );
+  let j: unknown;
+  try {
+    j = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new FlashError(`board file ${rel(file)} is not valid JSON: ${(e as Error).message}`);
+  }
+  const b = j as BoardJson;
+  if (!isObj(j) || !isObj(b.info) || !Array.isArray(b.info.builtin_modules) || typeof b.info.binary_version !== "string")
+    throw new FlashError(`board file ${rel(file)}: needs info.builtin_modules and info.binary_version`);
+  if (!isObj(b.chip) || !isObj(b.chip.saved_code) || !(b.chip.saved_code.page_size > 0) || !(b.chip.saved_code.pages > 0))
+    throw new FlashError(`board file ${rel(file)}: needs chip.saved_code (page_size, pages), the Storage area`);
+  if (!Array.isArray(b.pins)) throw new FlashError(`board file ${rel(file)}: needs the pins list`);
+  return b;
+}
+
+/** "2v29" -> [2, 29]; EspruinoTools' own reading of the same string decides whether Storage exists. */
+export function parseVersion(v: string): [number, number] | undefined {
+  const m = /^(\d+)v(\d+)/.exec(v);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+// ---------------------------------------------------------------- network guard
+
+/**
+ * Shuts every door to the network in this process: TCP (net, tls, http,
+ * https, http2, fetch), UDP and DNS throw at the call. Unix-domain sockets
+ * stay usable (D-Bus for BlueZ). Each attempt is also recorded, so a run
+ * that tried, even where the library swallowed the error, still fails.
+ */
+export function installNetworkGuard(): string[] {
+  const attempts: string[] = [];
+  const block = (what: string): never => {
+    attempts.push(what);
+    throw new FlashError(`network access blocked (${what}): npm run flash works offline`, 1);
+  };
+  /* eslint-disable @typescript-eslint/no-var-requires */
+  const net = require("net");
+  const origConnect = net.Socket.prototype.connect;
+  net.Socket.prototype.connect = function (this: unknown, ...args: unknown[]) {
+    const first = Array.isArray(args[0]) ? (args[0] as unknown[])[0] : args[0];
+    const isUnix = (isObj(first) && typeof first.path === "string") || (typeof first === "string" && !/^\d+$/.test(first));
+    if (!isUnix) block("socket connect " + JSON.stringify(isObj(first) ? { host: first.host, port: first.port } : first));
+    return origConnect.apply(this, args);
+  };
+  for (const mod of ["http", "https"]) {
+    const m = require(mod);
+    m.request = (...a: unknown[]) => block(`${mod}.request ${describeUrl(a[0])}`);
+    m.get = (...a: unknown[]) => block(`${mod}.get ${describeUrl(a[0])}`);
+  }
+  require("http2").connect = (u: unknown) => block("http2.connect " + describeUrl(u));
+  require("tls").connect = () => block("tls.connect");
+  require("dgram").createSocket = () => block("dgram.createSocket");
+  const dns = require("dns");
+  for (const f of ["lookup", "resolve", "resolve4", "resolve6", "resolveAny"]) dns[f] = (h: unknown) => block(`dns.${f} ${String(h)}`);
+  for (const f of ["lookup", "resolve", "resolve4", "resolve6", "resolveAny"]) dns.promises[f] = (h: unknown) => block(`dns.promises.${f} ${String(h)}`);
+  (globalThis as { fetch?: unknown }).fetch = (u: unknown) => block("fetch " + describeUrl(u));
+  return attempts;
+}
+
+function describeUrl(u: unknown): string {
+  if (typeof u === "string") return u;
+  if (isObj(u)) return String(u.href || String(u.host || u.hostname || "") + String(u.path || ""));
+  return String(u);
+}
+
+// ---------------------------------------------------------------- EspruinoTools
+
+/* The slice of EspruinoTools' global `Espruino` object used here (it ships no typings). */
+type Cb<T> = (v: T) => void;
+interface EspruinoGlobal {
+  Config: { [k: string]: unknown };
+  callProcessor(event: string, data: unknown, cb: Cb<unknown>): void;
+  Core: {
+    Env: { getData(): { [k: string]: unknown }; setFirmwareVersion(v: string): void };
+    Utils: {
+      getLexer(code: string): { next(): { str: string; type: string; value?: string } | undefined };
+      getEspruinoPrompt(cb: () => void): void;
+      executeExpression(expr: string, cb: Cb<string | undefined>): void;
+      addRecognisedDeviceAddress(addr: string): void;
+    };
+    CodeWriter: { writeToEspruino(code: string, cb: () => void): void };
+    Serial: {
+      devices: { name: string }[];
+      open(port: string, connected: Cb<unknown>, disconnected: Cb<unknown>): void;
+      close(): void;
+      write(data: string, showStatus: boolean | undefined, cb?: () => void): void;
+      startListening(cb: Cb<ArrayBuffer>): unknown;
+      setSlowWrite(on: boolean): void;
+      isConnected(): boolean;
+    };
+    Notifications: { [k: string]: (msg: unknown) => void };
+  };
+}
+
+interface ToolsLog {
+  errors: string[];
+  warnings: string[];
+}
+
+let tools: { E: EspruinoGlobal; log: ToolsLog } | undefined;
+
+/** Loads EspruinoTools once per process (it lives in globals), quietly unless verbose. */
+function loadTools(verbose: boolean): Promise<{ E: EspruinoGlobal; log: ToolsLog }> {
+  if (tools) return Promise.resolve(tools);
+  // EspruinoTools reports through console.log; the CLI silences it the same way.
+  if (!verbose) console.log = () => undefined;
+  return new Promise((resolve) => {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    require("espruino").init(() => {
+      const E = (globalThis as unknown as { Espruino: EspruinoGlobal }).Espruino;
+      const log: ToolsLog = { errors: [], warnings: [] };
+      const say = (prefix: string) => (m: unknown) => {
+        if (verbose) process.stderr.write(`espruino ${prefix}: ${String(m)}\n`);
+      };
+      E.Core.Notifications = {
+        error: (m) => { log.errors.push(String(m)); say("error")(m); },
+        warning: (m) => { log.warnings.push(String(m)); say("warning")(m); },
+        info: say("info"),
+        success: say("ok"),
+      };
+      tools = { E, log };
+      resolve(tools);
+    });
+  });
+}
+
+/** Modules the code loads with require("..."), found the way EspruinoTools finds them (its lexer). */
+export function requiredModules(E: EspruinoGlobal, code: string): string[] {
+  const found: string[] = [];
+  const lex = E.Core.Utils.getLexer(code);
+  let state = 0;
+  for (let tok = lex.next(); tok !== undefined; tok = lex.next()) {
+    if (state === 0 && tok.str === "require") state = 1;
+    else if (state === 1 && tok.str === "(") state = 2;
+    else if (state === 2 && tok.type === "STRING") {
+      if (found.indexOf(tok.value as string) < 0) found.push(tok.value as string);
+      state = 0;
+    } else state = 0;
+  }
+  return found;
+}
+
+/** The EspruinoTools settings this tool fixes, recorded in the manifest. */
+function toolsConfig(s: Settings, boardFile: string): { [k: string]: unknown } {
+  return {
+    SAVE_ON_SEND: SAVE_ON_SEND[s.storageFile], // Storage file run at boot, not RAM
+    LOAD_STORAGE_FILE: 1, // end with load(): restart and run it now
+    RESET_BEFORE_SEND: true,
+    SET_TIME_ON_WRITE: false, // the payload is reproducible; time comes from the firmware's own sources
+    MINIFICATION_LEVEL: "", // already minified by npm run build; "" also keeps the online Closure compiler out
+    MODULE_MINIFICATION_LEVEL: "",
+    COMPILATION: false, // the "compiled" keyword would call espruino.com's compiler
+    PRETOKENISE: 0, // Storage then holds exactly dist/keybox.js
+    MODULE_URL: "", // no module downloads, ever
+    BOARD_JSON_URL: path.dirname(boardFile), // a local directory: a board JSON lookup reads a file
+    ENV_ON_CONNECT: false, // process.env is read by this tool, without the online board lookup
+    BAUD_RATE: s.baud,
+    SERIAL_THROTTLE_SEND: 0,
+    BLUETOOTH_LOW_ENERGY: s.transport === "ble",
+    BLUETOOTH_LOW_ENERGY_DBUS: s.transport === "ble",
+  };
+}
+
+export interface Manifest {
+  board: string;
+  boardName: string | null;
+  boardFile: string;
+  firmware: string;
+  transport: string | null;
+  port: string | null;
+  baud: number;
+  storageFile: StorageFile;
+  storageCapacity: number;
+  bundle: string;
+  bundleBytes: number;
+  bundleSha256: string;
+  payload: string;
+  payloadBytes: number;
+  storageWrites: number;
+  dryRun: boolean;
+  espruinoTools: string;
+  espruinoConfig: { [k: string]: unknown };
+}
+
+export interface Prepared {
+  payload: string;
+  manifest: Manifest;
+  E: EspruinoGlobal;
+  log: ToolsLog;
+}
+
+/**
+ * Reads the bundle, checks it against the board, and lets EspruinoTools turn
+ * it into the upload: its save-on-send transform (Storage writes + load()) and
+ * its code writer's framing, captured where it would reach the serial port.
+ */
+export async function preparePayload(s: Settings): Promise<Prepared> {
+  if (!fs.existsSync(s.bundle))
+    throw new FlashError(
+      s.bundleFromArgs
+        ? `bundle ${rel(s.bundle)} not found`
+        : `${rel(s.bundle)} not found: run npm run build first (it writes dist/keybox.js)`,
+    );
+  const board = loadBoard(s.board, s.boardFile);
+  const pinProblems = checkPinMap(s.pins, board.pins.map((p) => p.name));
+  if (pinProblems.length) throw new FlashError(`pin map in the config does not fit board ${s.board}:\n  ${pinProblems.join("\n  ")}`);
+  const code = fs.readFileSync(s.bundle, "utf8");
+  if (!code.trim()) throw new FlashError(`bundle ${rel(s.bundle)} is empty`);
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    require("acorn").parse(code, { ecmaVersion: 5 });
+  } catch (e) {
+    throw new FlashError(`bundle ${rel(s.bundle)} is not ECMAScript 5 (${(e as Error).message}): rebuild it with npm run build`);
+  }
+  const version = parseVersion(board.info.binary_version);
+  if (!version || (version[0] < 2 && version[1] < 96))
+    throw new FlashError(`board file ${rel(s.boardFile)}: firmware ${board.info.binary_version} has no Storage (1v96 or later needed)`);
+  const capacity = board.chip.saved_code.page_size * board.chip.saved_code.pages;
+  const bytes = Buffer.byteLength(code, "utf8");
+  // A Storage file costs its 32-byte header plus the data rounded up to words.
+  if (bytes + 32 > capacity)
+    throw new FlashError(`bundle is ${bytes} bytes; the ${s.board} Storage area holds ${capacity} bytes in all`);
+
+  const { E, log } = await loadTools(s.verbose);
+  const cfg = toolsConfig(s, s.boardFile);
+  for (const k of Object.keys(cfg)) E.Config[k] = cfg[k];
+  // The board description, exactly as EspruinoTools' --board FILE loads it.
+  const env = E.Core.Env.getData();
+  env.BOARD = s.board;
+  for (const k of Object.keys(board)) env[k] = board[k];
+  E.Core.Env.setFirmwareVersion(board.info.binary_version);
+
+  const missing = requiredModules(E, code).filter((m) => board.info.builtin_modules.indexOf(m) < 0);
+  if (missing.length)
+    throw new FlashError(
+      `the bundle requires ${missing.map((m) => JSON.stringify(m)).join(", ")}, not built into the ${s.board} firmware ` +
+        `(built in: ${board.info.builtin_modules.join(", ")}). Bundle such code into dist/keybox.js; nothing is downloaded.`,
+    );
+
+  log.errors.length = 0;
+  const transformed = await new Promise<string>((resolve) => E.callProcessor("transformForEspruino", code, (c) => resolve(String(c))));
+  if (log.errors.length) throw new FlashError(`EspruinoTools: ${log.errors.join("; ")}`, 1);
+  const payload = captureWrite(E, transformed);
+  if (log.errors.length || payload === undefined)
+    throw new FlashError(`EspruinoTools: ${log.errors.join("; ") || "produced no upload"}`, 1);
+
+  const writes = payload.split(`require("Storage").write(${JSON.stringify(s.storageFile)},`).length - 1;
+  if (writes < 1) throw new FlashError(`EspruinoTools did not write ${s.storageFile} to Storage (Save on Send ignored?)`, 1);
+  const manifest: Manifest = {
+    board: s.board,
+    boardName: typeof board.info.name === "string" ? board.info.name : null,
+    boardFile: rel(s.boardFile),
+    firmware: board.info.binary_version,
+    transport: s.transport || null,
+    port: s.port || null,
+    baud: s.baud,
+    storageFile: s.storageFile,
+    storageCapacity: capacity,
+    bundle: rel(s.bundle),
+    bundleBytes: bytes,
+    bundleSha256: crypto.createHash("sha256").update(code, "utf8").digest("hex"),
+    payload: rel(s.payloadFile),
+    payloadBytes: Buffer.byteLength(payload, "latin1"),
+    storageWrites: writes,
+    dryRun: s.dryRun,
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    espruinoTools: require("espruino/package.json").version,
+    espruinoConfig: cfg,
+  };
+  return { payload, manifest, E, log };
+}
+
+/**
+ * Runs EspruinoTools' code writer with the serial write and the prompt
+ * handshake intercepted: what would go to the port is returned instead.
+ * The writer is synchronous up to that write once the prompt is "found".
+ */
+function captureWrite(E: EspruinoGlobal, transformed: string): string | undefined {
+  const serial = E.Core.Serial, utils = E.Core.Utils;
+  const write = serial.write, prompt = utils.getEspruinoPrompt;
+  let sent: string | undefined;
+  serial.write = (data: string) => {
+    if (sent === undefined) sent = data;
+  };
+  utils.getEspruinoPrompt = (cb) => cb();
+  try {
+    E.Core.CodeWriter.writeToEspruino(transformed, () => undefined);
+  } finally {
+    serial.write = write;
+    utils.getEspruinoPrompt = prompt;
+  }
+  return sent;
+}
+
+/** Writes the payload (bytes as sent, one char per byte) and its manifest. */
+export function writePayload(s: Settings, p: Prepared): void {
+  fs.mkdirSync(path.dirname(s.payloadFile), { recursive: true });
+  fs.writeFileSync(s.payloadFile, p.payload, "latin1");
+  fs.writeFileSync(s.manifestFile, JSON.stringify(p.manifest, null, 2) + "\n");
+}
+
+// ---------------------------------------------------------------- upload
+
+const SERIAL_DEVICES = ["Node Serial"];
+const OPEN_HINT = {
+  serial: "Is it the board's USB port (ls /dev/ttyACM* /dev/ttyUSB*), and free (no Web IDE or terminal holding it)?",
+  ble: "Is the box advertising and in range, and is its console on BLE (development mode only)? On Linux, node needs cap_net_raw for BLE.",
+};
+const BLE_DEVICES = ["Noble Bluetooth LE", "Node-ble Bluetooth LE"];
+
+function withTimeout<T>(what: string, ms: number, f: (resolve: Cb<T>, reject: Cb<Error>) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new FlashError(`${what}: no answer within ${ms / 1000} s`, 1)), ms);
+    f((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
+  });
+}
+
+/** A missing serial device is named before anything else happens. */
+function checkPort(s: Settings): void {
+  const port = s.port as string;
+  if (s.transport === "serial" && port.startsWith("/dev/") && !fs.existsSync(port))
+    throw new FlashError(
+      `serial port ${port} does not exist. Is the board on USB (the RAK5010 enables USB only when plugged in at power-up)? ` +
+        `Pick the port with --port (ls /dev/ttyACM* /dev/ttyUSB*) or set "port" in espruino.config.json`,
+    );
+}
+
+/** Connects, checks the board is what the config says, sends the payload, reports what the board said. */
+export async function upload(s: Settings, p: Prepared): Promise<string> {
+  const { E } = p;
+  const port = s.port as string;
+  checkPort(s);
+  // Only the chosen transport: no TCP, WebSocket or WebRTC "serial" devices.
+  const keep = s.transport === "ble" ? BLE_DEVICES : SERIAL_DEVICES;
+  const devices = E.Core.Serial.devices;
+  for (let i = devices.length - 1; i >= 0; i--) if (keep.indexOf(devices[i].name) < 0) devices.splice(i, 1);
+  if (!devices.length)
+    throw new FlashError(
+      s.transport === "ble"
+        ? "no Bluetooth LE support: EspruinoTools needs @abandonware/noble or node-ble (optional dependencies of espruino)"
+        : "no serial support: EspruinoTools needs the serialport package (an optional dependency of espruino)",
+      1,
+    );
+  if (s.transport === "ble") E.Core.Utils.addRecognisedDeviceAddress(port);
+
+  let output = "";
+  let lastData = Date.now();
+  E.Core.Serial.startListening((buf) => {
+    const text = Buffer.from(new Uint8Array(buf)).toString("latin1");
+    output += text;
+    lastData = Date.now();
+    if (s.verbose) process.stdout.write(text);
+  });
+  let disconnected = false;
+  await withTimeout<void>(`opening ${port}`, s.transport === "ble" ? 30000 : 15000, (resolve, reject) =>
+    E.Core.Serial.open(
+      port,
+      (status) =>
+        status === undefined
+          ? reject(new FlashError(`could not open ${port} (EspruinoTools: connection failed; run with --verbose). ${OPEN_HINT[s.transport || "serial"]}`, 1))
+          : resolve(),
+      () => { disconnected = true; },
+    ),
+  );
+  try {
+    const envText = await withTimeout<string | undefined>("reading process.env from the board", 20000, (resolve) =>
+      E.Core.Utils.executeExpression("process.env", resolve),
+    );
+    let env: { BOARD?: string; VERSION?: string; CONSOLE?: string; MODULES?: string } = {};
+    try {
+      env = envText ? JSON.parse(envText) : {};
+    } catch {
+      env = {};
+    }
+    if (!env.BOARD || !env.VERSION)
+      throw new FlashError(`no Espruino prompt on ${port}: is this the board's console (and not the modem's UART)?`, 1);
+    if (env.BOARD !== s.board && !s.force)
+      throw new FlashError(`the board on ${port} is ${env.BOARD}, the config targets ${s.board}: use --board ${env.BOARD} or --force`, 1);
+    const v = parseVersion(env.VERSION);
+    if (!v || (v[0] < 2 && v[1] < 96)) throw new FlashError(`firmware ${env.VERSION} on the board has no Storage: update Espruino first`, 1);
+    if (typeof env.MODULES === "string") {
+      const have = env.MODULES.split(",");
+      const lacking = requiredModules(E, fs.readFileSync(s.bundle, "utf8")).filter((m) => have.indexOf(m) < 0);
+      if (lacking.length) throw new FlashError(`the firmware on the board lacks ${lacking.join(", ")}, which the bundle requires`, 1);
+    }
+    // Same rule as EspruinoTools' version checker: USB and BLE consoles take unthrottled writes.
+    // (Its writer only calls back for data longer than one block, so tiny payloads stay throttled.)
+    if ((env.CONSOLE === "USB" || env.CONSOLE === "Bluetooth") && p.payload.length > 512) E.Core.Serial.setSlowWrite(false);
+
+    await withTimeout<void>("waiting for the prompt", 10000, (resolve) => E.Core.Utils.getEspruinoPrompt(() => resolve()));
+    output = "";
+    const sendMs = Math.max(60000, p.payload.length * 20);
+    await withTimeout<void>("sending the payload", sendMs, (resolve) => E.Core.Serial.write(p.payload, true, () => resolve()));
+    // Let the board answer the last Storage write and run load(); stop once it has been quiet for a while.
+    await new Promise<void>((resolve) => {
+      const started = Date.now();
+      const poll = setInterval(() => {
+        if (disconnected || Date.now() - lastData > 1500 || Date.now() - started > 20000) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 100);
+    });
+  } finally {
+    if (E.Core.Serial.isConnected()) E.Core.Serial.close();
+  }
+  if (/Uncaught|ERROR|Not enough free space/i.test(output))
+    throw new FlashError(`the board reported an error during the upload:\n${tail(output)}`, 1);
+  return output;
+}
+
+function tail(text: string): string {
+  return text.replace(/[\x00-\x08\x0b-\x1f]/g, "").split("\n").slice(-15).join("\n");
+}
+
+function rel(p: string): string {
+  const r = path.relative(process.cwd(), p);
+  return r && !r.startsWith("..") && !path.isAbsolute(r) ? r : p;
+}
+
+// ---------------------------------------------------------------- main
+
+export async function main(argv: string[]): Promise<number> {
+  const attempts = installNetworkGuard();
+  const args = parseArgs(argv);
+  if (args.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const s = resolveSettings(args);
+  if (!s.dryRun && !s.port)
+    throw new FlashError(
+      'no port to flash to: set "port" in espruino.config.json (a serial port such as /dev/ttyACM0, or a BLE address ' +
+        "aa:bb:cc:dd:ee:ff), or pass --port /dev/ttyACM0 or --ble aa:bb:cc:dd:ee:ff. --dry-run needs no port.",
+    );
+  if (!s.dryRun) checkPort(s);
+  const p = await preparePayload(s);
+  writePayload(s, p);
+  const m = p.manifest;
+  const what = `${m.payload} (${m.payloadBytes} bytes: reset(), ${m.storageWrites} Storage writes of ${m.storageFile}, load()) for ${m.board}, firmware ${m.firmware}`;
+  if (s.dryRun) {
+    process.stdout.write(`flash: dry run, no device touched. Upload payload: ${what}\n`);
+    process.stdout.write(`flash: bundle ${m.bundle} ${m.bundleBytes} bytes of ${m.storageCapacity} in Storage; manifest ${rel(s.manifestFile)}\n`);
+  } else {
+    process.stdout.write(`flash: uploading ${m.bundle} (${m.bundleBytes} bytes) to ${m.board} on ${s.port} via ${s.transport}\n`);
+    await upload(s, p);
+    process.stdout.write(`flash: done. ${m.storageFile} written to Storage and started; it runs at every boot. Payload sent: ${what}\n`);
+  }
+  if (attempts.length) throw new FlashError(`network access was attempted and blocked: ${attempts.join("; ")}`, 1);
+  return 0;
+}
+
+/** The command line: runs main and turns every failure into a message and an exit code. */
+export function cli(argv: string[]): void {
+  const fail = (e: unknown) => {
+    if (e instanceof FlashError) {
+      process.stderr.write(`flash: ${e.message}\n`);
+      process.exit(e.exitCode);
+    }
+    process.stderr.write(`flash: EspruinoTools failed: ${(e as Error)?.stack || String(e)}\n`);
+    process.exit(1);
+  };
+  process.on("uncaughtException", fail);
+  process.on("unhandledRejection", fail);
+  main(argv).then((code) => process.exit(code), fail);
+}
+
+if (require.main === module) cli(process.argv.slice(2));
