@@ -21,10 +21,10 @@ export class SimBle implements Ble {
   info = new Uint8Array(0);
   advertisement: { name: string; manufacturerData: Uint8Array } | undefined;
   private central: { link: { encrypted: boolean }; sink: CentralSink } | undefined;
-  private readonly connects = new Listeners<BleLink>();
-  private readonly secures = new Listeners<BleLink>();
-  private readonly disconnects = new Listeners<void>();
-  private readonly writes = new Listeners<Uint8Array>();
+  private connects = new Listeners<BleLink>();
+  private secures = new Listeners<BleLink>();
+  private disconnects = new Listeners<void>();
+  private writes = new Listeners<Uint8Array>();
 
   constructor(private readonly options: { clock: VirtualClock; latencyMs?: number }) {}
 
@@ -110,6 +110,25 @@ export class SimBle implements Ble {
     if (!c) return;
     this.central = undefined;
     this.later(() => this.disconnects.emit());
+  }
+
+  /**
+   * Control: the chip reset (power back, watchdog). The old firmware's
+   * handlers, services and advertising are gone until the new boot publishes
+   * again, and the link is lost: the central sees a disconnect.
+   */
+  powerOn(): void {
+    const c = this.central;
+    this.central = undefined;
+    this.connects = new Listeners<BleLink>();
+    this.secures = new Listeners<BleLink>();
+    this.disconnects = new Listeners<void>();
+    this.writes = new Listeners<Uint8Array>();
+    this.layout = undefined;
+    this.consoleExposed = false;
+    this.info = new Uint8Array(0);
+    this.advertisement = undefined;
+    if (c) this.later(() => c.sink.disconnected());
   }
 
   isConnected(): boolean {

@@ -13,6 +13,11 @@ export class SimMotion implements Motion {
     return { cancel: () => (this.watchers = this.watchers.filter((x) => x !== w)) };
   }
 
+  /** Control: the chip reset; the old firmware's interrupt handlers are gone. */
+  powerOn(): void {
+    this.watchers = [];
+  }
+
   /** Control: a burst of peakMg every periodMs for durationMs (a knock is one burst). */
   shake(peakMg: number, durationMs = 0, periodMs = 100): void {
     const bursts = Math.max(1, Math.floor(durationMs / periodMs) + 1);

@@ -23,7 +23,7 @@ export class SimSwitch implements Input {
   private pending: Handle | undefined;
   private readonly clock: VirtualClock;
   private readonly debounceMs: number;
-  private readonly listeners = new Listeners<boolean>();
+  private listeners = new Listeners<boolean>();
 
   constructor(options: SimSwitchOptions) {
     this.clock = options.clock;
@@ -59,6 +59,19 @@ export class SimSwitch implements Input {
   stick(level: boolean | undefined): void {
     this.stuck = level;
     this.rearm();
+  }
+
+  /**
+   * Control: the chip reset. Watches registered by the old firmware are gone
+   * and a fresh read sees the contact as it is now (level, if given, is the
+   * contact's true level after a bounce the reset cut short).
+   */
+  powerOn(level?: boolean): void {
+    if (this.pending) this.pending.cancel();
+    this.pending = undefined;
+    if (level !== undefined) this.raw = level;
+    this.settled = this.physical();
+    this.listeners = new Listeners<boolean>();
   }
 
   /** Control: the raw contact level, ignoring debounce. */

@@ -1,0 +1,209 @@
+import { Clock, Flash } from "../../hal";
+import { EventBus } from "../events";
+import { Crc32 } from "../store/crc32";
+import { isBoxId, MIN_TIME } from "./codec";
+import { Action, ClockState, decide, HolderProof, Verify } from "./decide";
+import { decodeRevocation } from "./revocation";
+import { GrantStore, IssuerKey } from "./store";
+
+export interface AccessOptions {
+  flash: Flash;
+  clock: Clock;
+  events: EventBus;
+  crc32: Crc32;
+  /** Strict Ed25519 verification (or a pre-verification cache in front of it). */
+  verify: Verify;
+  boxId: string;
+  /**
+   * Whether the wall clock can be trusted, from the time service. Default:
+   * known when clock.wall() reads 2020-01-01 or later (an RTC that was never
+   * set reads near 0 after a cold boot).
+   */
+  clockState?: () => ClockState;
+  /** Journal prefix (default "grants"). */
+  prefix?: string;
+  segmentBytes?: number;
+  maxSegments?: number;
+}
+
+export interface AccessRequest {
+  action: Action;
+  /** Who asked, for the audit log: "ble", "mqtt", "console", ... */
+  channel: string;
+  holder?: HolderProof;
+}
+
+export type AccessResult =
+  | { ok: true; grantId: string; keyId: number; perms: number; usesLeft: number; notAfter: number }
+  | { ok: false; reason: string; grantId?: string };
+
+export type ChangeResult = { ok: true } | { ok: false; reason: string };
+
+/**
+ * The box's access control: decides grants against the stored keys,
+ * revocations and use counts, and records each use durably BEFORE it
+ * answers ok, so the caller may move the latch as soon as it returns.
+ * Every decision emits an "access" event (reason "granted" or the refusal
+ * code; d: ch channel, act action, g grant id, k key id, ok, n uses spent);
+ * every change of keys or revocations emits a "grants" event.
+ */
+export class AccessControl {
+  private readonly o: AccessOptions;
+  private readonly store: GrantStore;
+  private closed = false;
+
+  constructor(options: AccessOptions) {
+    var o = options;
+    if (!o || !o.flash || !o.clock || !o.events || typeof o.crc32 !== "function" || typeof o.verify !== "function") {
+      throw new Error("access_options");
+    }
+    if (!isBoxId(o.boxId)) throw new Error("access_box_id");
+    this.o = o;
+    this.store = new GrantStore({
+      flash: o.flash,
+      crc32: o.crc32,
+      prefix: o.prefix,
+      segmentBytes: o.segmentBytes,
+      maxSegments: o.maxSegments,
+    });
+  }
+
+  present(grantBytes: Uint8Array, request: AccessRequest): AccessResult {
+    var ch = request && typeof request.channel === "string" ? request.channel : "?";
+    var act = request ? request.action : "?";
+    if (this.closed) return this.refuse(ch, String(act), "unavailable", "", 0, 0);
+    var d = decide({
+      grant: grantBytes,
+      boxId: this.o.boxId,
+      state: this.store,
+      clock: this.clockState(),
+      action: act as Action,
+      holder: request ? request.holder : undefined,
+      verify: this.o.verify,
+    });
+    if (!d.ok) {
+      var gid = d.grant ? d.grant.grantId : "";
+      return this.refuse(ch, String(act), d.reason, gid, d.grant ? d.grant.keyId : 0, gid ? this.store.usesOf(gid) : 0);
+    }
+    var g = d.grant;
+    var spent = this.store.usesOf(g.grantId);
+    if (d.consumes) {
+      var err = this.store.recordUse(g.grantId, spent + 1, g.notAfter, this.trustedNow());
+      if (err) return this.refuse(ch, act, err, g.grantId, g.keyId, spent);
+      spent++;
+    }
+    this.o.events.emit("access", "granted", { ch: ch, act: act, g: g.grantId, k: g.keyId, ok: true, n: spent });
+    return {
+      ok: true,
+      grantId: g.grantId,
+      keyId: g.keyId,
+      perms: g.perms,
+      usesLeft: g.uses === 255 ? -1 : g.uses - spent,
+      notAfter: g.notAfter,
+    };
+  }
+
+  /** Replaces the trusted issuer keys (idempotent: the same set writes nothing). */
+  provisionKeys(keys: IssuerKey[]): ChangeResult {
+    if (this.closed) return { ok: false, reason: "unavailable" };
+    var err = this.store.setKeys(keys, this.trustedNow());
+    if (err) {
+      this.o.events.emit("grants", err, { op: "keys" });
+      return { ok: false, reason: err };
+    }
+    var ids = this.store.keyIds().join(",");
+    this.o.events.emit("grants", "keys", { ids: ids });
+    return { ok: true };
+  }
+
+  /** Revokes a grant id, remembered until `until` (its not-after) plus a margin. For trusted callers. */
+  revokeGrant(grantId: string, until: number): ChangeResult {
+    if (this.closed) return { ok: false, reason: "unavailable" };
+    var err = this.store.revokeGrant(grantId, until, this.trustedNow());
+    this.o.events.emit("grants", err ? err : "revoked_grant", { g: String(grantId) });
+    return err ? { ok: false, reason: err } : { ok: true };
+  }
+
+  /** Revokes an issuer key for good: grants it signed are refused as revoked. For trusted callers. */
+  revokeKey(keyId: number): ChangeResult {
+    if (this.closed) return { ok: false, reason: "unavailable" };
+    var err = this.store.revokeKey(keyId, this.trustedNow());
+    this.o.events.emit("grants", err ? err : "revoked_key", { k: +keyId || 0 });
+    return err ? { ok: false, reason: err } : { ok: true };
+  }
+
+  /**
+   * Applies a signed revocation record (firmware/grants/revocation.ts), as
+   * carried by an owner command: for this box, signed by a provisioned key
+   * that is not itself revoked. Applying it twice is harmless.
+   */
+  applyRevocation(bytes: Uint8Array): ChangeResult {
+    if (this.closed) return { ok: false, reason: "unavailable" };
+    var r = decodeRevocation(bytes);
+    var reason: string | undefined = undefined;
+    if (!r.ok) reason = "malformed";
+    else if (r.rev.boxId !== this.o.boxId) reason = "wrong_box";
+    else {
+      var pk = this.store.issuerKey(r.rev.signerKeyId);
+      if (!pk) reason = this.store.keyRevoked(r.rev.signerKeyId) ? "revoked" : "unknown_key";
+      else if (!safeVerify(this.o.verify, r.rev.signature, r.rev.signed, pk)) reason = "bad_signature";
+    }
+    if (reason || !r.ok) {
+      this.o.events.emit("grants", reason || "malformed", { op: "revoke" });
+      return { ok: false, reason: reason || "malformed" };
+    }
+    return r.rev.grantId !== undefined ? this.revokeGrant(r.rev.grantId, r.rev.until) : this.revokeKey(r.rev.keyId!);
+  }
+
+  /** The public key of a trusted, unrevoked issuer key (for signed owner commands). */
+  issuerKey(keyId: number): Uint8Array | undefined {
+    return this.store.issuerKey(keyId);
+  }
+
+  keyIds(): number[] {
+    return this.store.keyIds();
+  }
+
+  /** Uses already spent on a grant id. */
+  usesOf(grantId: string): number {
+    return this.store.usesOf(grantId);
+  }
+
+  /** Rewrites the store without expired entries; call when power is good (then Flash.compact may follow). */
+  maintain(): boolean {
+    if (this.closed) return false;
+    return this.store.compact(this.trustedNow());
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.store.close();
+  }
+
+  private clockState(): ClockState {
+    if (this.o.clockState) return this.o.clockState();
+    var now = this.o.clock.wall();
+    return { known: now >= MIN_TIME, now: now };
+  }
+
+  private trustedNow(): number | undefined {
+    var c = this.clockState();
+    return c.known && c.now >= MIN_TIME ? c.now : undefined;
+  }
+
+  private refuse(ch: string, act: string, reason: string, gid: string, kid: number, spent: number): AccessResult {
+    this.o.events.emit("access", reason, { ch: ch, act: act, g: gid, k: kid, ok: false, n: spent });
+    var out: AccessResult = { ok: false, reason: reason };
+    if (gid) out.grantId = gid;
+    return out;
+  }
+}
+
+function safeVerify(verify: Verify, sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): boolean {
+  try {
+    return verify(sig, msg, pk) === true;
+  } catch (e) {
+    return false;
+  }
+}

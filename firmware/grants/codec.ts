@@ -1,0 +1,204 @@
+import { isBytes } from "../store/bytes";
+/*
+ * Grant format, version 1. Integers are big-endian.
+ *
+ *   off      len  field
+ *   0        1    version: 0x01
+ *   1        1    n = box id length, 1..16
+ *   2        n    box id, ASCII [A-Za-z0-9._-] (the same rule as the box's config)
+ *   2+n      8    grant id, any value but all zeros; use counts and revocations key on it
+ *   10+n     2    issuer key id, 1..65535
+ *   12+n     4    not-before, Unix seconds, >= 1577836800 (2020-01-01)
+ *   16+n     4    not-after, Unix seconds, > not-before, at most 366 days later
+ *   20+n     1    permissions: bit 0 unlock, bit 1 lock, bit 2 administer; other bits 0; not 0
+ *   21+n     1    uses: 1..254 = that many uses (1 = single use), 255 = unlimited in the window, 0 invalid
+ *   22+n     1    holder: 0 = anyone holding the grant, 1 = bound to the key that follows
+ *   23+n     32   holder's Ed25519 public key (only when holder = 1)
+ *   end-64   64   Ed25519 signature (R || S) by the issuer key over
+ *                 "keybox grant v1" 0x00 || every byte above
+ *
+ * Size: 23 + n + 64 bytes, plus 32 with a holder: 96 bytes for a 9-character
+ * box id, 135 at most (7 BLE packets of 20 bytes). Every field has exactly one
+ * valid encoding and the length follows from bytes 1 and 22+n, so a grant has
+ * one byte string: decodeGrant refuses trailing bytes, unknown versions,
+ * out-of-range fields and oversize input before any cryptography, and the
+ * verifier refuses non-canonical signatures (S >= L).
+ *
+ * A holder proof (for a bound grant) is the holder key's signature over
+ * "keybox holder v1" 0x00 || n || box id || grant id (8) || challenge, where
+ * the challenge is a fresh nonce the box gave the phone on this connection.
+ */
+
+export var GRANT_VERSION = 1;
+export var GRANT_MAX_BYTES = 135;
+export var MIN_TIME = 1577836800;
+export var MAX_WINDOW_S = 366 * 86400;
+export var PERM_UNLOCK = 1;
+export var PERM_LOCK = 2;
+export var PERM_ADMIN = 4;
+export var USES_UNLIMITED = 255;
+
+var GRANT_DOMAIN = "keybox grant v1\u0000";
+var HOLDER_DOMAIN = "keybox holder v1\u0000";
+
+export interface GrantFields {
+  boxId: string;
+  /** 16 lowercase hex digits. */
+  grantId: string;
+  keyId: number;
+  notBefore: number;
+  notAfter: number;
+  /** PERM_* bits. */
+  perms: number;
+  /** 1..254, or USES_UNLIMITED. */
+  uses: number;
+  /** 32-byte Ed25519 public key of the only holder who may present it. */
+  holder?: Uint8Array;
+}
+
+export interface Grant extends GrantFields {
+  signature: Uint8Array;
+  /** The exact bytes the signature covers (domain prefix included). */
+  signed: Uint8Array;
+}
+
+export type DecodeResult = { ok: true; grant: Grant } | { ok: false; reason: string };
+
+export function isBoxId(s: string): boolean {
+  return typeof s === "string" && s.length >= 1 && s.length <= 16 && /^[A-Za-z0-9._-]+$/.test(s);
+}
+
+export function isGrantId(s: string): boolean {
+  return typeof s === "string" && /^[0-9a-f]{16}$/.test(s) && s !== "0000000000000000";
+}
+
+function isInt(v: number, lo: number, hi: number): boolean {
+  return typeof v === "number" && Math.floor(v) === v && v >= lo && v <= hi;
+}
+
+/** The domain-separation prefix followed by body: what an issuer signs. */
+export function prefixed(domain: string, body: Uint8Array): Uint8Array {
+  var out = new Uint8Array(domain.length + body.length);
+  for (var i = 0; i < domain.length; i++) out[i] = domain.charCodeAt(i);
+  out.set(body, domain.length);
+  return out;
+}
+
+export function hexOf(b: Uint8Array, from: number, to: number): string {
+  var s = "";
+  for (var i = from; i < to; i++) s += (b[i] < 16 ? "0" : "") + b[i].toString(16);
+  return s;
+}
+
+export function putHex(out: Uint8Array, at: number, hex: string): void {
+  for (var i = 0; i < hex.length / 2; i++) out[at + i] = parseInt(hex.substr(i * 2, 2), 16);
+}
+
+function getU32(b: Uint8Array, p: number): number {
+  return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+}
+
+function putU32(b: Uint8Array, p: number, v: number): void {
+  b[p] = (v >>> 24) & 0xff;
+  b[p + 1] = (v >>> 16) & 0xff;
+  b[p + 2] = (v >>> 8) & 0xff;
+  b[p + 3] = v & 0xff;
+}
+
+/** Why fields cannot be encoded, or undefined when they are in range. */
+export function checkFields(f: GrantFields): string | undefined {
+  if (!isBoxId(f.boxId)) return "box_id";
+  if (!isGrantId(f.grantId)) return "grant_id";
+  if (!isInt(f.keyId, 1, 65535)) return "key_id";
+  if (!isInt(f.notBefore, MIN_TIME, 0xffffffff) || !isInt(f.notAfter, MIN_TIME, 0xffffffff)) return "time";
+  if (!(f.notAfter > f.notBefore) || f.notAfter - f.notBefore > MAX_WINDOW_S) return "window";
+  if (!isInt(f.perms, 1, 7)) return "perms";
+  if (!isInt(f.uses, 1, 255)) return "uses";
+  if (f.holder !== undefined && !(isBytes(f.holder) && f.holder.length === 32)) return "holder";
+  return undefined;
+}
+
+/** The unsigned part of a grant (every byte before the signature). Throws on fields out of range. */
+export function grantBody(f: GrantFields): Uint8Array {
+  var bad = checkFields(f);
+  if (bad) throw new Error("grant_" + bad);
+  var n = f.boxId.length;
+  var b = new Uint8Array(23 + n + (f.holder ? 32 : 0));
+  b[0] = GRANT_VERSION;
+  b[1] = n;
+  for (var i = 0; i < n; i++) b[2 + i] = f.boxId.charCodeAt(i);
+  putHex(b, 2 + n, f.grantId);
+  b[10 + n] = f.keyId >>> 8;
+  b[11 + n] = f.keyId & 0xff;
+  putU32(b, 12 + n, f.notBefore);
+  putU32(b, 16 + n, f.notAfter);
+  b[20 + n] = f.perms;
+  b[21 + n] = f.uses;
+  b[22 + n] = f.holder ? 1 : 0;
+  if (f.holder) b.set(f.holder, 23 + n);
+  return b;
+}
+
+/** What the issuer signs for a grant body. */
+export function grantMessage(body: Uint8Array): Uint8Array {
+  return prefixed(GRANT_DOMAIN, body);
+}
+
+/** A complete grant: body || signature. */
+export function encodeGrant(f: GrantFields, signature: Uint8Array): Uint8Array {
+  if (!isBytes(signature) || signature.length !== 64) throw new Error("grant_signature");
+  var body = grantBody(f);
+  var out = new Uint8Array(body.length + 64);
+  out.set(body, 0);
+  out.set(signature, body.length);
+  return out;
+}
+
+/**
+ * Parses and range-checks a grant without any cryptography. The reason is
+ * a code for people and logs (grant_length, grant_version, ...); the
+ * decision reports all of them as "malformed".
+ */
+export function decodeGrant(b: Uint8Array): DecodeResult {
+  if (!isBytes(b) || b.length < 24 + 64 || b.length > GRANT_MAX_BYTES) return bad("grant_length");
+  if (b[0] !== GRANT_VERSION) return bad("grant_version");
+  var n = b[1];
+  if (n < 1 || n > 16 || b.length < 23 + n + 64) return bad("grant_box_id");
+  var boxId = "";
+  for (var i = 0; i < n; i++) boxId += String.fromCharCode(b[2 + i]);
+  var holderFlag = b[22 + n];
+  if (holderFlag > 1) return bad("grant_holder");
+  var end = 23 + n + (holderFlag ? 32 : 0);
+  if (b.length !== end + 64) return bad("grant_length");
+  var f: GrantFields = {
+    boxId: boxId,
+    grantId: hexOf(b, 2 + n, 10 + n),
+    keyId: (b[10 + n] << 8) | b[11 + n],
+    notBefore: getU32(b, 12 + n),
+    notAfter: getU32(b, 16 + n),
+    perms: b[20 + n],
+    uses: b[21 + n],
+  };
+  if (holderFlag) f.holder = b.slice(23 + n, end);
+  var why = checkFields(f);
+  if (why) return bad("grant_" + why);
+  var g = f as Grant;
+  g.signature = b.slice(end, end + 64);
+  g.signed = grantMessage(b.subarray(0, end));
+  return { ok: true, grant: g };
+}
+
+function bad(reason: string): DecodeResult {
+  return { ok: false, reason: reason };
+}
+
+/** What a bound grant's holder signs to prove it is present on this connection. */
+export function holderMessage(boxId: string, grantId: string, challenge: Uint8Array): Uint8Array {
+  var n = boxId.length;
+  var body = new Uint8Array(1 + n + 8 + challenge.length);
+  body[0] = n;
+  for (var i = 0; i < n; i++) body[1 + i] = boxId.charCodeAt(i) & 0xff;
+  putHex(body, 1 + n, grantId);
+  body.set(challenge, 9 + n);
+  return prefixed(HOLDER_DOMAIN, body);
+}

@@ -1,0 +1,299 @@
+import { isBytes, isList } from "../store/bytes";
+import { Flash } from "../../hal";
+import { Journal } from "../store/journal";
+import { Crc32 } from "../store/crc32";
+import { hexOf, putHex } from "./codec";
+import { GrantState } from "./decide";
+
+/*
+ * Journal records of the grant store. The first byte is the type; integers
+ * are big-endian; grant ids are 8 bytes, key ids 2.
+ *   0x01 KEYS  count k (0..8), then k times: key id (2), Ed25519 public key (32).
+ *              Replaces the whole trusted key set (provisioning and rotation).
+ *   0x02 REVG  grant id (8), until (4, Unix s): the grant is revoked; the
+ *              entry may be forgotten PRUNE_MARGIN_S after until.
+ *   0x03 REVK  key id (2): the issuer key is revoked for good.
+ *   0x04 USE   grant id (8), uses spent (1, absolute, so replaying it twice is
+ *              harmless), expires (4, Unix s, the grant's not-after).
+ * A record of another type or length is ignored (a later format). Replay
+ * applies records in order; the last KEYS wins, USE counts only go up.
+ * Compaction rewrites the journal as one KEYS record plus one record per live
+ * entry, dropping entries whose time has passed.
+ */
+
+export var MAX_KEYS = 8;
+export var MAX_GRANT_REVOCATIONS = 48;
+export var MAX_KEY_REVOCATIONS = 16;
+export var MAX_USE_COUNTERS = 48;
+/**
+ * Revocations and use counts outlive their grant's not-after by two days:
+ * more than the clock tolerance plus the largest step backwards the time
+ * service allows, so a clock set back cannot revive a used or revoked grant.
+ */
+export var PRUNE_MARGIN_S = 2 * 86400;
+
+export interface IssuerKey {
+  id: number;
+  publicKey: Uint8Array;
+}
+
+export interface GrantStoreOptions {
+  flash: Flash;
+  crc32: Crc32;
+  /** Journal prefix (default "grants"). */
+  prefix?: string;
+  segmentBytes?: number;
+  maxSegments?: number;
+}
+
+interface Use {
+  n: number;
+  exp: number;
+}
+
+/**
+ * Trusted issuer keys, revocations and use counts, kept in RAM and made
+ * durable through a journal: every change is appended (and, when the
+ * journal is full, compacted) before the call returns true.
+ */
+export class GrantStore implements GrantState {
+  private readonly j: Journal;
+  private keys: IssuerKey[] = [];
+  private revG: { [gid: string]: number } = {};
+  private nRevG = 0;
+  private revK: { [kid: string]: boolean } = {};
+  private nRevK = 0;
+  private uses: { [gid: string]: Use } = {};
+  private nUses = 0;
+
+  constructor(options: GrantStoreOptions) {
+    var o = options;
+    if (!o || !o.flash || typeof o.crc32 !== "function") throw new Error("grant_store_options");
+    this.j = new Journal({
+      flash: o.flash,
+      crc32: o.crc32,
+      prefix: o.prefix === undefined ? "grants" : o.prefix,
+      segmentBytes: o.segmentBytes === undefined ? 1024 : o.segmentBytes,
+      maxSegments: o.maxSegments === undefined ? 6 : o.maxSegments,
+    });
+    var recs = this.j.records();
+    for (var i = 0; i < recs.length; i++) this.apply(recs[i]);
+  }
+
+  issuerKey(keyId: number): Uint8Array | undefined {
+    if (this.revK[keyId]) return undefined;
+    for (var i = 0; i < this.keys.length; i++) if (this.keys[i].id === keyId) return this.keys[i].publicKey;
+    return undefined;
+  }
+
+  keyIds(): number[] {
+    var out: number[] = [];
+    for (var i = 0; i < this.keys.length; i++) out.push(this.keys[i].id);
+    return out;
+  }
+
+  keyRevoked(keyId: number): boolean {
+    return this.revK[keyId] === true;
+  }
+
+  grantRevoked(grantId: string): boolean {
+    return this.revG.hasOwnProperty(grantId);
+  }
+
+  usesOf(grantId: string): number {
+    return this.uses.hasOwnProperty(grantId) ? this.uses[grantId].n : 0;
+  }
+
+  counts(): { keys: number; revokedGrants: number; revokedKeys: number; counters: number } {
+    return { keys: this.keys.length, revokedGrants: this.nRevG, revokedKeys: this.nRevK, counters: this.nUses };
+  }
+
+  /** Replaces the trusted key set. Returns an error code, or undefined once durable (or already so). */
+  setKeys(keys: IssuerKey[], now?: number): string | undefined {
+    if (!isList(keys) || keys.length > MAX_KEYS) return "keys_invalid";
+    var seen: { [id: string]: boolean } = {};
+    for (var i = 0; i < keys.length; i++) {
+      var k = keys[i];
+      if (!k || !(k.id >= 1 && k.id <= 65535 && Math.floor(k.id) === k.id) || seen[k.id]) return "keys_invalid";
+      if (!isBytes(k.publicKey) || k.publicKey.length !== 32) return "keys_invalid";
+      seen[k.id] = true;
+    }
+    if (sameKeys(this.keys, keys)) return undefined;
+    return this.persist(keysRecord(keys), now) ? undefined : "store_full";
+  }
+
+  /** Revokes a grant id until a time (its not-after). */
+  revokeGrant(grantId: string, until: number, now?: number): string | undefined {
+    if (!/^[0-9a-f]{16}$/.test(grantId) || !(until >= 0 && until <= 0xffffffff)) return "revocation_invalid";
+    until = Math.floor(until);
+    if (this.revG.hasOwnProperty(grantId) && this.revG[grantId] >= until) return undefined;
+    if (!this.revG.hasOwnProperty(grantId) && this.nRevG >= MAX_GRANT_REVOCATIONS) {
+      this.compact(now);
+      if (this.nRevG >= MAX_GRANT_REVOCATIONS) return "revocations_full";
+    }
+    var r = new Uint8Array(13);
+    r[0] = 2;
+    putHex(r, 1, grantId);
+    putU32(r, 9, until);
+    return this.persist(r, now) ? undefined : "store_full";
+  }
+
+  revokeKey(keyId: number, now?: number): string | undefined {
+    if (!(keyId >= 1 && keyId <= 65535 && Math.floor(keyId) === keyId)) return "revocation_invalid";
+    if (this.revK[keyId]) return undefined;
+    if (this.nRevK >= MAX_KEY_REVOCATIONS) return "revocations_full";
+    return this.persist(new Uint8Array([3, keyId >>> 8, keyId & 0xff]), now) ? undefined : "store_full";
+  }
+
+  /** Records that grantId has now spent n uses. Durable when it returns undefined. */
+  recordUse(grantId: string, n: number, expires: number, now?: number): string | undefined {
+    if (!/^[0-9a-f]{16}$/.test(grantId) || !(n >= 1 && n <= 255)) return "use_invalid";
+    if (!this.uses.hasOwnProperty(grantId) && this.nUses >= MAX_USE_COUNTERS) {
+      this.compact(now);
+      if (this.nUses >= MAX_USE_COUNTERS) return "store_full";
+    }
+    var r = new Uint8Array(14);
+    r[0] = 4;
+    putHex(r, 1, grantId);
+    r[9] = n;
+    putU32(r, 10, expires);
+    return this.persist(r, now) ? undefined : "store_full";
+  }
+
+  /**
+   * Rewrites the journal with only live state, forgetting entries more than
+   * PRUNE_MARGIN_S past their time when now (a trusted clock) is given.
+   */
+  compact(now?: number): boolean {
+    var cut = typeof now === "number" && now > 0 ? now - PRUNE_MARGIN_S : -1;
+    var recs: Uint8Array[] = [keysRecord(this.keys)];
+    var id = "";
+    for (id in this.revK) if (this.revK[id]) recs.push(new Uint8Array([3, +id >>> 8, +id & 0xff]));
+    var revG: { [gid: string]: number } = {};
+    var nRevG = 0;
+    for (id in this.revG) {
+      if (!this.revG.hasOwnProperty(id) || this.revG[id] < cut) continue;
+      var r = new Uint8Array(13);
+      r[0] = 2;
+      putHex(r, 1, id);
+      putU32(r, 9, this.revG[id]);
+      recs.push(r);
+      revG[id] = this.revG[id];
+      nRevG++;
+    }
+    var uses: { [gid: string]: Use } = {};
+    var nUses = 0;
+    for (id in this.uses) {
+      if (!this.uses.hasOwnProperty(id) || this.uses[id].exp < cut) continue;
+      var u = new Uint8Array(14);
+      u[0] = 4;
+      putHex(u, 1, id);
+      u[9] = this.uses[id].n;
+      putU32(u, 10, this.uses[id].exp);
+      recs.push(u);
+      uses[id] = this.uses[id];
+      nUses++;
+    }
+    if (!this.j.rewrite(recs)) return false;
+    this.revG = revG;
+    this.nRevG = nRevG;
+    this.uses = uses;
+    this.nUses = nUses;
+    return true;
+  }
+
+  /** Journal space left, for the lead's maintenance policy. */
+  bytesFree(): number {
+    return this.j.bytesFree();
+  }
+
+  close(): void {
+    this.j.close();
+  }
+
+  /** Appends, compacting once when the journal is full; applies to RAM only once durable. */
+  private persist(rec: Uint8Array, now?: number): boolean {
+    var ok = this.j.append(rec);
+    if (!ok && this.compact(now)) ok = this.j.append(rec);
+    if (ok) this.apply(rec);
+    return ok;
+  }
+
+  private apply(r: Uint8Array): void {
+    var id = "";
+    switch (r[0]) {
+      case 1: {
+        var k = r[1];
+        if (r.length !== 2 + 34 * k || k > MAX_KEYS) return;
+        var keys: IssuerKey[] = [];
+        for (var i = 0; i < k; i++) {
+          var p = 2 + 34 * i;
+          keys.push({ id: (r[p] << 8) | r[p + 1], publicKey: r.slice(p + 2, p + 34) });
+        }
+        this.keys = keys;
+        return;
+      }
+      case 2:
+        if (r.length !== 13) return;
+        id = hexOf(r, 1, 9);
+        if (!this.revG.hasOwnProperty(id)) this.nRevG++;
+        var until = getU32(r, 9);
+        if (!(this.revG[id] >= until)) this.revG[id] = until;
+        return;
+      case 3:
+        if (r.length !== 3) return;
+        var kid = (r[1] << 8) | r[2];
+        if (!this.revK[kid]) this.nRevK++;
+        this.revK[kid] = true;
+        return;
+      case 4: {
+        if (r.length !== 14) return;
+        id = hexOf(r, 1, 9);
+        var u = this.uses.hasOwnProperty(id) ? this.uses[id] : undefined;
+        if (!u) {
+          u = this.uses[id] = { n: 0, exp: 0 };
+          this.nUses++;
+        }
+        if (r[9] > u.n) u.n = r[9];
+        var exp = getU32(r, 10);
+        if (exp > u.exp) u.exp = exp;
+        return;
+      }
+      default:
+        return;
+    }
+  }
+}
+
+function keysRecord(keys: IssuerKey[]): Uint8Array {
+  var r = new Uint8Array(2 + 34 * keys.length);
+  r[0] = 1;
+  r[1] = keys.length;
+  for (var i = 0; i < keys.length; i++) {
+    var p = 2 + 34 * i;
+    r[p] = keys[i].id >>> 8;
+    r[p + 1] = keys[i].id & 0xff;
+    r.set(keys[i].publicKey, p + 2);
+  }
+  return r;
+}
+
+function sameKeys(a: IssuerKey[], b: IssuerKey[]): boolean {
+  if (a.length !== b.length) return false;
+  for (var i = 0; i < a.length; i++) {
+    if (a[i].id !== b[i].id) return false;
+    for (var j = 0; j < 32; j++) if (a[i].publicKey[j] !== b[i].publicKey[j]) return false;
+  }
+  return true;
+}
+
+function putU32(b: Uint8Array, p: number, v: number): void {
+  b[p] = (v >>> 24) & 0xff;
+  b[p + 1] = (v >>> 16) & 0xff;
+  b[p + 2] = (v >>> 8) & 0xff;
+  b[p + 3] = v & 0xff;
+}
+
+function getU32(b: Uint8Array, p: number): number {
+  return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+}

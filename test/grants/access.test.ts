@@ -1,0 +1,203 @@
+import nacl from "tweetnacl";
+import { SimFlash } from "../../sim/hw/flash";
+import { VirtualClock } from "../../sim/clock";
+import { EventBus, BoxEvent } from "../../firmware/events";
+import { AccessControl, AccessOptions } from "../../firmware/grants/access";
+import { crc32 } from "../../firmware/store/crc32";
+import { encodeRevocation, revocationBody, revocationMessage, RevocationFields } from "../../firmware/grants/revocation";
+import { MAX_GRANT_REVOCATIONS, MAX_USE_COUNTERS, PRUNE_MARGIN_S } from "../../firmware/grants/store";
+import { T0, testKey, mint, firmwareVerify, nodeStrict, memo, malleate, TestKey, holderProof } from "./helpers";
+
+const k1 = testKey(1);
+const k2 = testKey(2);
+const verify = memo(firmwareVerify);
+
+function rig(flash = new SimFlash(), wall = T0 + 60, over: Partial<AccessOptions> = {}) {
+  const clock = new VirtualClock({ wallAtBoot: wall });
+  const events = new EventBus({ now: () => ({ t: Math.floor(clock.wall()), m: clock.monotonic() }) });
+  const log: BoxEvent[] = [];
+  events.on((e) => log.push(e));
+  const ac = new AccessControl({ flash, clock, events, crc32, verify, boxId: "KB-000001", ...over });
+  return { flash, clock, events, log, ac };
+}
+
+function revocation(key: TestKey, f: Omit<RevocationFields, "signerKeyId" | "boxId"> & { boxId?: string }): Uint8Array {
+  const full = { boxId: "KB-000001", signerKeyId: key.id, ...f };
+  return encodeRevocation(full, nacl.sign.detached(revocationMessage(revocationBody(full)), key.secretKey));
+}
+
+const keys = [
+  { id: 1, publicKey: k1.publicKey },
+  { id: 2, publicKey: k2.publicKey },
+];
+
+describe("AccessControl", () => {
+  test("a grant opens once; a replay, an edited copy and a re-encoding are refused; every decision is an event", () => {
+    const r = rig();
+    expect(r.ac.provisionKeys(keys)).toEqual({ ok: true });
+    const g = mint(k1, { uses: 1 });
+    const first = r.ac.present(g, { action: "unlock", channel: "ble" });
+    expect(first).toEqual({ ok: true, grantId: "0123456789abcdef", keyId: 1, perms: 3, usesLeft: 0, notAfter: T0 + 3600 });
+    expect(r.ac.present(g, { action: "unlock", channel: "ble" })).toEqual({ ok: false, reason: "used_up", grantId: "0123456789abcdef" });
+    const edited = g.slice();
+    edited[24] ^= 0x01; // not-before, low byte
+    expect(r.ac.present(edited, { action: "unlock", channel: "ble" })).toMatchObject({ ok: false, reason: "bad_signature" });
+    expect(r.ac.present(malleate(g), { action: "unlock", channel: "ble" })).toMatchObject({ ok: false, reason: "bad_signature" });
+    // Locking is still allowed with the spent grant.
+    expect(r.ac.present(g, { action: "lock", channel: "ble" }).ok).toBe(true);
+    const access = r.log.filter((e) => e.type === "access");
+    expect(access.map((e) => e.reason)).toEqual(["granted", "used_up", "bad_signature", "bad_signature", "granted"]);
+    expect(access[0]).toMatchObject({ t: T0 + 60, d: { ch: "ble", act: "unlock", g: "0123456789abcdef", k: 1, ok: true, n: 1 } });
+    expect(access[1].d).toMatchObject({ ok: false, n: 1 });
+    expect(r.log.filter((e) => e.type === "grants").map((e) => e.reason)).toEqual(["keys"]);
+  });
+
+  test("N-use and unlimited grants", () => {
+    const r = rig();
+    r.ac.provisionKeys(keys);
+    const three = mint(k2, { grantId: "1111111111111111", uses: 3 });
+    const left = [0, 1, 2].map(() => {
+      const x = r.ac.present(three, { action: "unlock", channel: "ble" });
+      return x.ok ? x.usesLeft : -9;
+    });
+    expect(left).toEqual([2, 1, 0]);
+    expect(r.ac.present(three, { action: "unlock", channel: "ble" })).toMatchObject({ reason: "used_up" });
+    const free = mint(k2, { grantId: "2222222222222222", uses: 255 });
+    for (let i = 0; i < 5; i++) expect(r.ac.present(free, { action: "unlock", channel: "mqtt" })).toMatchObject({ ok: true, usesLeft: -1 });
+    expect(r.ac.usesOf("2222222222222222")).toBe(0);
+  });
+
+  test("use counts and revocations survive a reboot", () => {
+    const flash = new SimFlash();
+    const a = rig(flash);
+    a.ac.provisionKeys(keys);
+    const g = mint(k1);
+    const h = mint(k1, { grantId: "3333333333333333", uses: 5 });
+    expect(a.ac.present(g, { action: "unlock", channel: "ble" }).ok).toBe(true);
+    expect(a.ac.revokeGrant("3333333333333333", T0 + 3600)).toEqual({ ok: true });
+    a.ac.close();
+    a.ac.close();
+    const b = rig(flash);
+    expect(b.ac.keyIds()).toEqual([1, 2]);
+    expect(b.ac.present(g, { action: "unlock", channel: "ble" })).toMatchObject({ ok: false, reason: "used_up" });
+    expect(b.ac.present(h, { action: "unlock", channel: "ble" })).toMatchObject({ ok: false, reason: "revoked" });
+  });
+
+  test("signed revocations: by grant, by key; forged, foreign and replayed ones", () => {
+    const r = rig();
+    r.ac.provisionKeys(keys);
+    const g = mint(k1, { grantId: "4444444444444444", uses: 255 });
+    expect(r.ac.present(g, { action: "unlock", channel: "ble" }).ok).toBe(true);
+    const rev = revocation(k2, { grantId: "4444444444444444", until: T0 + 3600 });
+    const forged = rev.slice();
+    forged[19] ^= 1; // the last byte of the grant id
+    expect(r.ac.applyRevocation(forged)).toEqual({ ok: false, reason: "bad_signature" });
+    expect(r.ac.applyRevocation(revocation(testKey(9), { grantId: "4444444444444444", until: T0 + 3600 }))).toEqual({ ok: false, reason: "unknown_key" });
+    expect(r.ac.applyRevocation(revocation(k2, { boxId: "KB-000002", grantId: "4444444444444444", until: T0 + 3600 }))).toEqual({ ok: false, reason: "wrong_box" });
+    expect(r.ac.applyRevocation(new Uint8Array(10))).toEqual({ ok: false, reason: "malformed" });
+    expect(r.ac.present(g, { action: "unlock", channel: "ble" }).ok).toBe(true);
+    expect(r.ac.applyRevocation(rev)).toEqual({ ok: true });
+    const written = r.flash.programmed;
+    expect(r.ac.applyRevocation(rev)).toEqual({ ok: true });
+    expect(r.flash.programmed).toBe(written);
+    expect(r.ac.present(g, { action: "unlock", channel: "ble" })).toMatchObject({ ok: false, reason: "revoked" });
+    // Key 2 revokes key 1: its grants are refused and it can no longer sign anything.
+    expect(r.ac.applyRevocation(revocation(k2, { keyId: 1, until: 0 }))).toEqual({ ok: true });
+    expect(r.ac.issuerKey(1)).toBeUndefined();
+    expect(r.ac.issuerKey(2)).toEqual(k2.publicKey);
+    expect(r.ac.present(mint(k1, { grantId: "5555555555555555" }), { action: "unlock", channel: "ble" })).toMatchObject({ reason: "revoked" });
+    expect(r.ac.applyRevocation(revocation(k1, { keyId: 2, until: 0 }))).toEqual({ ok: false, reason: "revoked" });
+    const kinds = r.log.filter((e) => e.type === "grants").map((e) => e.reason);
+    expect(kinds).toEqual(["keys", "bad_signature", "unknown_key", "wrong_box", "malformed", "revoked_grant", "revoked_grant", "revoked_key", "revoked"]);
+  });
+
+  test("provisioning is idempotent and rotation drops old keys", () => {
+    const r = rig();
+    r.ac.provisionKeys(keys);
+    const written = r.flash.programmed;
+    expect(r.ac.provisionKeys(keys)).toEqual({ ok: true });
+    expect(r.flash.programmed).toBe(written);
+    const k3 = testKey(3);
+    expect(r.ac.provisionKeys([{ id: 2, publicKey: k2.publicKey }, { id: 3, publicKey: k3.publicKey }])).toEqual({ ok: true });
+    expect(r.ac.present(mint(k1), { action: "unlock", channel: "ble" })).toMatchObject({ reason: "unknown_key" });
+    expect(r.ac.present(mint(k3, { grantId: "6666666666666666" }), { action: "unlock", channel: "ble" }).ok).toBe(true);
+    expect(r.ac.provisionKeys([{ id: 0, publicKey: k2.publicKey }])).toEqual({ ok: false, reason: "keys_invalid" });
+    expect(rig(r.flash).ac.keyIds()).toEqual([2, 3]);
+  });
+
+  test("an empty store trusts nobody", () => {
+    const r = rig();
+    expect(r.ac.present(mint(k1), { action: "unlock", channel: "ble" })).toMatchObject({ reason: "unknown_key" });
+  });
+
+  test("the default clock policy: an unset RTC refuses with clock_unknown", () => {
+    const r = rig(new SimFlash(), 0);
+    r.ac.provisionKeys(keys);
+    expect(r.ac.present(mint(k1), { action: "unlock", channel: "ble" })).toMatchObject({ reason: "clock_unknown" });
+    r.clock.setWall(T0 + 10);
+    expect(r.ac.present(mint(k1), { action: "unlock", channel: "ble" }).ok).toBe(true);
+    const s = rig(new SimFlash(), T0 + 10, { clockState: () => ({ known: false, now: T0 + 10 }) });
+    s.ac.provisionKeys(keys);
+    expect(s.ac.present(mint(k1), { action: "unlock", channel: "ble" })).toMatchObject({ reason: "clock_unknown" });
+  });
+
+  test("holder-bound grants through the service", () => {
+    const r = rig();
+    r.ac.provisionKeys(keys);
+    const holder = testKey(50);
+    const g = mint(k1, { holder: holder.publicKey });
+    expect(r.ac.present(g, { action: "unlock", channel: "ble" })).toMatchObject({ reason: "holder_mismatch" });
+    const ch = new Uint8Array(16).fill(1);
+    expect(r.ac.present(g, { action: "unlock", channel: "ble", holder: holderProof(holder, "KB-000001", "0123456789abcdef", ch) }).ok).toBe(true);
+  });
+
+  test("counters are bounded: full refuses, expiry prunes", () => {
+    // Many distinct grants: the native reference verifier keeps this quick.
+    const r = rig(new SimFlash(), T0 + 60, { segmentBytes: 512, maxSegments: 4, verify: nodeStrict });
+    r.ac.provisionKeys(keys);
+    const id = (i: number) => (0x1000000 + i).toString(16).padStart(16, "0");
+    for (let i = 0; i < MAX_USE_COUNTERS; i++) {
+      expect(r.ac.present(mint(k1, { grantId: id(i), notAfter: T0 + 3600 }), { action: "unlock", channel: "ble" }).ok).toBe(true);
+    }
+    const late = mint(k1, { grantId: id(999), notAfter: T0 + 30 * 86400 });
+    expect(r.ac.present(late, { action: "unlock", channel: "ble" })).toMatchObject({ ok: false, reason: "store_full" });
+    // Before the margin has passed, nothing may be forgotten.
+    r.clock.setWall(T0 + 3600 + PRUNE_MARGIN_S - 10);
+    expect(r.ac.present(late, { action: "unlock", channel: "ble" })).toMatchObject({ reason: "store_full" });
+    r.clock.setWall(T0 + 3600 + PRUNE_MARGIN_S + 10);
+    expect(r.ac.present(late, { action: "unlock", channel: "ble" }).ok).toBe(true);
+    const again = rig(r.flash, T0 + 3600 + PRUNE_MARGIN_S + 20, { segmentBytes: 512, maxSegments: 4, verify: nodeStrict });
+    expect(again.ac.usesOf(id(999))).toBe(1);
+    expect(again.ac.usesOf(id(0))).toBe(0);
+  });
+
+  test("grant revocations are bounded and pruned after their time", () => {
+    const r = rig();
+    r.ac.provisionKeys(keys);
+    const id = (i: number) => (0x2000000 + i).toString(16).padStart(16, "0");
+    for (let i = 0; i < MAX_GRANT_REVOCATIONS; i++) expect(r.ac.revokeGrant(id(i), T0 + 3600)).toEqual({ ok: true });
+    expect(r.ac.revokeGrant(id(999), T0 + 7 * 86400)).toEqual({ ok: false, reason: "revocations_full" });
+    expect(r.log[r.log.length - 1]).toMatchObject({ type: "grants", reason: "revocations_full" });
+    r.clock.setWall(T0 + 3600 + PRUNE_MARGIN_S + 1);
+    expect(r.ac.revokeGrant(id(999), T0 + 7 * 86400)).toEqual({ ok: true });
+    const b = rig(r.flash, T0 + 3600 + PRUNE_MARGIN_S + 2);
+    expect(b.ac.present(mint(k1, { grantId: id(999), notBefore: T0 + 2 * 86400, notAfter: T0 + 3 * 86400 }), { action: "unlock", channel: "ble" })).toMatchObject({ reason: "revoked" });
+    expect(b.ac.present(mint(k1, { grantId: id(0), notBefore: T0 + 2 * 86400, notAfter: T0 + 3 * 86400 }), { action: "unlock", channel: "ble" }).ok).toBe(true);
+  });
+
+  test("a full journal compacts itself and keeps every count", () => {
+    const r = rig(new SimFlash(), T0 + 60, { segmentBytes: 256, maxSegments: 2 });
+    r.ac.provisionKeys(keys);
+    const g = mint(k1, { grantId: "7777777777777777", uses: 200 });
+    for (let i = 0; i < 60; i++) expect(r.ac.present(g, { action: "unlock", channel: "ble" }).ok).toBe(true);
+    expect(rig(r.flash, T0 + 60, { segmentBytes: 256, maxSegments: 2 }).ac.usesOf("7777777777777777")).toBe(60);
+    expect(r.flash.list("grants~").length).toBeLessThanOrEqual(2);
+  });
+
+  test("bad options are refused before anything is allocated", () => {
+    const flash = new SimFlash();
+    expect(() => rig(flash, T0, { boxId: "bad id" })).toThrow("access_box_id");
+    expect(() => rig(flash, T0, { verify: undefined as never })).toThrow("access_options");
+    expect(flash.list("")).toEqual([]);
+  });
+});
