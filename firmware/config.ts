@@ -1,3 +1,8 @@
+import { LatchConfig, latchDefaults, checkLatchConfig } from "./latch/config";
+import { ShockConfig } from "./tamper/shock";
+import { AlarmConfig } from "./tamper/alarm";
+import { isBoxId } from "./grants/codec";
+
 /**
  * The box's configuration. The pin map is the HAL binding's business; this
  * is what the firmware itself needs. Every default is applied with an
@@ -10,22 +15,53 @@ export interface Config {
   devMode: boolean;
   /** Period of the status LED's heartbeat blink. */
   heartbeatMs: number;
+  latch: LatchConfig;
+  tamper: Partial<ShockConfig & AlarmConfig>;
+  /** The owner's MQTT broker; without one, events queue durably until one is configured. */
+  broker?: { host: string; port: number };
+  /** The cellular APN (empty: the SIM's default). */
+  apn: string;
+  /** Period of the telemetry report while the link is up. */
+  telemetryMs: number;
 }
 
-export const FIRMWARE_VERSION = "0.1.0";
+export const FIRMWARE_VERSION = "0.2.0";
 
-export function withDefaults(partial: Partial<Config>): Config {
+/** The storage file holding the owner's provisioning (box id and issuer keys), written at installation. */
+export const PROVISION_FILE = "keybox.prov";
+
+export interface ConfigInput {
+  boxId?: string;
+  devMode?: boolean;
+  heartbeatMs?: number;
+  latch?: Partial<LatchConfig>;
+  tamper?: Partial<ShockConfig & AlarmConfig>;
+  broker?: { host: string; port: number };
+  apn?: string;
+  telemetryMs?: number;
+}
+
+export function withDefaults(partial: ConfigInput): Config {
   return {
     boxId: partial.boxId === undefined ? "KB-000000" : partial.boxId,
     devMode: partial.devMode === undefined ? false : partial.devMode,
     heartbeatMs: partial.heartbeatMs === undefined ? 5000 : partial.heartbeatMs,
+    latch: latchDefaults(partial.latch || {}),
+    tamper: partial.tamper || {},
+    broker: partial.broker,
+    apn: partial.apn === undefined ? "" : partial.apn,
+    telemetryMs: partial.telemetryMs === undefined ? 900000 : partial.telemetryMs,
   };
 }
 
 /** Returns an error code for an unusable configuration, or undefined when it is sound. */
 export function checkConfig(c: Config): string | undefined {
-  if (typeof c.boxId !== "string" || c.boxId.length < 1 || c.boxId.length > 16) return "config_box_id";
-  if (!/^[A-Za-z0-9._-]+$/.test(c.boxId)) return "config_box_id";
+  if (!isBoxId(c.boxId)) return "config_box_id";
   if (typeof c.heartbeatMs !== "number" || !(c.heartbeatMs >= 100)) return "config_heartbeat";
-  return undefined;
+  if (c.broker !== undefined) {
+    const b = c.broker;
+    if (!b || typeof b.host !== "string" || !b.host.length || typeof b.port !== "number" || !(b.port >= 1 && b.port <= 65535)) return "config_broker";
+  }
+  if (typeof c.telemetryMs !== "number" || !(c.telemetryMs >= 10000)) return "config_telemetry";
+  return checkLatchConfig(c.latch);
 }

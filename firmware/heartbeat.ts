@@ -7,9 +7,11 @@ export class Heartbeat {
   private readonly timer: Handle;
   private off: Handle | undefined;
 
-  constructor(options: { clock: Clock; led: Led; periodMs: number }) {
+  constructor(options: { clock: Clock; led: Led; periodMs: number; quiet?: () => boolean }) {
     const o = options;
     this.timer = o.clock.every(o.periodMs, () => {
+      // The alarm owns the LED while it signals: a heartbeat would garble its pattern.
+      if (o.quiet && o.quiet()) return;
       o.led.set(true);
       this.off = o.clock.after(BLINK_MS, () => o.led.set(false));
     });

@@ -1,59 +1,258 @@
 import { Hal } from "../hal";
-import { Config, checkConfig, FIRMWARE_VERSION } from "./config";
+import { Config, checkConfig, FIRMWARE_VERSION, PROVISION_FILE } from "./config";
 import { EventBus } from "./events";
 import { Heartbeat } from "./heartbeat";
-import { advertise, CoarseState } from "./advertising";
 import { BatteryMonitor } from "./power/battery";
 import { WatchdogFeeder } from "./power/watchdog";
+import { LatchController } from "./latch/controller";
+import { TamperService } from "./tamper/service";
+import { AccessControl } from "./grants/access";
+import { parseProvisioning } from "./grants/provision";
+import { pickCrc32 } from "./store/crc32";
+import { useAccel, verify } from "./crypto/ed25519";
+import { BleService } from "./ble/service";
+import { Gatekeeper } from "./gatekeeper";
+import { VerifiedCache } from "./crypto/verified-cache";
+import { PreVerifier } from "./preverify";
+import { Settings } from "./settings";
+import { RemoteCommands } from "./remote";
+import { Bg96 } from "./cellular/bg96";
+import { openUplink, openWallClock } from "./uplink/wire";
 
 export interface Status {
   boxId: string;
   version: string;
-  latch: CoarseState;
+  latch: string;
+  lidClosed: boolean;
+  keyPresent: boolean;
   batteryMv: number;
+  keys: number;
 }
 
-/** A running box: what main() hands back to the platform's entry point. */
+/** A running box: what start() hands back to the platform's entry point. */
 export interface Keybox {
   readonly events: EventBus;
+  readonly access: AccessControl;
+  readonly latch: LatchController;
   status(): Status;
   close(): void;
 }
 
 /**
- * Wires the services onto a HAL and starts them. The first thing it does is
- * learn where the bolt really is: a reset never moves the latch.
+ * Wires the services onto a HAL and starts them. The latch comes first: it
+ * stops the motor and learns where the bolt really is, so a reset never
+ * moves the latch; everything that can ask it to move comes after.
  */
-export function start(hal: Hal, config: Config): Keybox {
-  const bad = checkConfig(config);
+export function start(hal: Hal, builtIn: Config): Keybox {
+  const bad = checkConfig(builtIn);
   if (bad) throw new Error(bad);
+  useAccel(hal.accel);
+  const crc32 = pickCrc32(hal.accel);
+  const settings = new Settings({ flash: hal.flash, crc32: crc32 });
+  const config = settings.apply(builtIn);
   const events = new EventBus({
     now: function () {
       return { t: Math.floor(hal.clock.wall()), m: hal.clock.monotonic() };
     },
   });
-  const latchState = function (): CoarseState {
-    return hal.latch.bolt.read() ? "locked" : "open";
-  };
-  hal.latch.drive("stop");
+  const latch = new LatchController({
+    latch: hal.latch,
+    lid: hal.lid,
+    key: hal.key,
+    battery: hal.battery,
+    clock: hal.clock,
+    events: events,
+    flash: hal.flash,
+    crc32: crc32,
+    config: config.latch,
+    log: hal.log,
+  });
   const watchdog = new WatchdogFeeder({ watchdog: hal.watchdog, clock: hal.clock });
-  const heartbeat = new Heartbeat({ clock: hal.clock, led: hal.led, periodMs: config.heartbeatMs });
+  const tamper = new TamperService({ clock: hal.clock, motion: hal.motion, buzzer: hal.buzzer, led: hal.led, events: events, latch: latch, config: config.tamper });
+  const heartbeat = new Heartbeat({
+    clock: hal.clock,
+    led: hal.led,
+    periodMs: config.heartbeatMs,
+    quiet: function () {
+      return tamper.alarm.active();
+    },
+  });
   const battery = new BatteryMonitor({ battery: hal.battery, clock: hal.clock, events: events });
-  advertise(hal.ble, config.boxId, latchState());
+  const wallclock = openWallClock({ clock: hal.clock, flash: hal.flash, crc32: crc32, events: events });
+  const cache = new VerifiedCache({ capacity: 16, flash: hal.flash, crc32: crc32, hash: hal.accel.sha256 });
+  let pre: PreVerifier | undefined;
+  const access = new AccessControl({
+    flash: hal.flash,
+    clock: hal.clock,
+    events: events,
+    crc32: crc32,
+    verify: function (sig, msg, pk) {
+      return pre ? pre.verify(sig, msg, pk) : verify(sig, msg, pk);
+    },
+    boxId: config.boxId,
+    clockState: function () {
+      return wallclock.state();
+    },
+  });
+  pre = new PreVerifier({
+    cache: cache,
+    verify: verify,
+    boxId: config.boxId,
+    clock: hal.clock,
+    issuerKey: function (id) {
+      return access.issuerKey(id);
+    },
+    keyIds: function () {
+      return access.keyIds();
+    },
+  });
+  const preverify = pre;
+  let trusted = access.keyIds();
+  const grantsSub = events.on(function (e) {
+    if (e.type !== "grants" || !e.d) return;
+    if (e.reason === "revoked_grant") preverify.forgetGrant(String(e.d.g));
+    if (e.reason === "revoked_key") preverify.forgetKey(Number(e.d.k));
+    if (e.reason === "keys") {
+      const now = access.keyIds();
+      for (let i = 0; i < trusted.length; i++) if (now.indexOf(trusted[i]) < 0) preverify.forgetKey(trusted[i]);
+      trusted = now;
+    }
+  });
+  const keys = provision(hal, config, access, events);
+  const gate = new Gatekeeper({ access: access, latch: latch, battery: hal.battery, events: events, minStartMv: config.latch.minStartMv });
+  const ble = new BleService({
+    ble: hal.ble,
+    clock: hal.clock,
+    events: events,
+    flash: hal.flash,
+    crc32: crc32,
+    random: hal.random,
+    config: {
+      boxId: config.boxId,
+      devMode: config.devMode,
+      firmwareVersion: FIRMWARE_VERSION,
+      neutralReasons: ["low_battery", "busy", "already_open", "already_locked", "fault", "lid_open", "clock_unknown", "booting"],
+    },
+    handler: {
+      request: function (kind, grant, cb, holder) {
+        cb(gate.request(kind, grant, "ble", holder));
+      },
+      state: function () {
+        const s = latch.status();
+        return { latch: s.state, lid: s.lidClosed ? "closed" : "open", key: s.keyPresent ? "present" : "absent" };
+      },
+    },
+  });
+  const latchSub = latch.onState(function (state) {
+    ble.progress(state);
+  });
+  const cell = new Bg96({ modem: hal.modem, clock: hal.clock, apn: config.apn, events: events, log: hal.log });
+  const remote = new RemoteCommands({
+    access: access,
+    latch: latch,
+    gate: gate,
+    settings: settings,
+    config: config,
+    pushGrant: function (g) {
+      return preverify.push(g);
+    },
+  });
+  const broker = config.broker;
+  const uplink = openUplink({
+    clock: hal.clock,
+    flash: hal.flash,
+    crc32: crc32,
+    random: hal.random,
+    events: events,
+    boxId: config.boxId,
+    wallclock: wallclock,
+    connect: function (cb) {
+      if (broker) cell.connect(broker.host, broker.port, cb);
+      else cb("no_broker");
+    },
+    networkTime: function (cb) {
+      cell.networkTime(cb);
+    },
+    verify: verify,
+    issuerKey: function (id) {
+      return access.issuerKey(id);
+    },
+    execute: function (cmd, done) {
+      remote.execute(cmd, done);
+    },
+    telemetry: function () {
+      return { bat: battery.millivolts(), sig: null, latch: latch.state() };
+    },
+    telemetryMs: config.telemetryMs,
+    log: hal.log,
+  });
+  if (broker) uplink.start();
+
   // On the next tick, so whoever start() returns to can subscribe first.
   hal.clock.after(0, function () {
-    events.emit("boot", latchState(), { version: FIRMWARE_VERSION });
+    events.emit("boot", latch.state(), { version: FIRMWARE_VERSION, keys: keys });
   });
-  hal.log("keybox " + config.boxId + " v" + FIRMWARE_VERSION + " up, latch " + latchState());
+  hal.log("keybox " + config.boxId + " v" + FIRMWARE_VERSION + " up, latch " + latch.state() + ", " + keys + " issuer key(s)");
   return {
     events: events,
+    access: access,
+    latch: latch,
     status: function () {
-      return { boxId: config.boxId, version: FIRMWARE_VERSION, latch: latchState(), batteryMv: battery.millivolts() };
+      const s = latch.status();
+      return {
+        boxId: config.boxId,
+        version: FIRMWARE_VERSION,
+        latch: s.state,
+        lidClosed: s.lidClosed,
+        keyPresent: s.keyPresent,
+        batteryMv: battery.millivolts(),
+        keys: access.keyIds().length,
+      };
     },
     close: function () {
-      heartbeat.close();
+      uplink.close();
+      cell.close();
+      grantsSub.cancel();
+      cache.close();
+      wallclock.close();
+      settings.close();
+      latchSub.cancel();
+      ble.close();
+      access.close();
       battery.close();
+      heartbeat.close();
+      tamper.close();
       watchdog.close();
+      latch.close();
     },
   };
 }
+
+/**
+ * Loads the owner's provisioning file, if any, into the key store. A file
+ * for another box, or one that does not parse, is refused with an event and
+ * changes nothing: the keys already trusted stay trusted. Returns how many
+ * issuer keys the box trusts.
+ */
+function provision(hal: Hal, config: Config, access: AccessControl, events: EventBus): number {
+  const bytes = hal.flash.read(PROVISION_FILE);
+  if (bytes) {
+    let text = "";
+    for (let i = 0; i < bytes.length && bytes[i] !== 0xff; i++) text += String.fromCharCode(bytes[i]);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      parsed = undefined;
+    }
+    const p = parseProvisioning(parsed);
+    if (typeof p === "string") events.emit("provision", p, {});
+    else if (p.boxId !== config.boxId) events.emit("provision", "wrong_box", { box: p.boxId });
+    else {
+      const r = access.provisionKeys(p.keys);
+      if (!r.ok) events.emit("provision", r.reason, {});
+    }
+  }
+  return access.keyIds().length;
+}
+

@@ -1,5 +1,5 @@
 import { Hal } from "../hal";
-import { Config, withDefaults } from "../firmware/config";
+import { Config, ConfigInput, PROVISION_FILE, withDefaults } from "../firmware/config";
 import { start, Keybox } from "../firmware/main";
 import { BoxEvent } from "../firmware/events";
 import { VirtualClock } from "./clock";
@@ -10,12 +10,22 @@ import { SimLatch } from "./hw/latch";
 import { SimModemWire } from "./hw/modem";
 import { SimMotion } from "./hw/motion";
 import { SimSwitch } from "./hw/switch";
+import { SimPerson } from "./hw/person";
+import { Bg96Emulator } from "./modem/bg96-emulator";
 import { SimBuzzer, SimLed, SimRandom, SimWatchdog, simAccel } from "./hw/system";
 
 export interface SimBoxOptions {
-  config?: Partial<Config>;
-  /** RTC value at the first boot (Unix seconds); 0 = unset. */
+  config?: ConfigInput;
+  /** The owner's provisioning file (JSON text), placed in Storage as at installation. */
+  provisioning?: string;
+  /** The true time when the simulation starts (Unix seconds; default 2026-06-01): what the network reports. */
+  now?: number;
+  /** RTC value at the first boot (Unix seconds); default the true time, 0 = never set. */
   wallAtBoot?: number;
+  /** The owner's MQTT broker, reached through the modem emulator's real TCP bridge. */
+  broker?: { host: string; port: number };
+  /** Line trace of the modem's AT dialogue, for people. */
+  onModemTrace?: (dir: "<" | ">", text: string) => void;
   seed?: number;
   /** Bytes of simulated Storage. */
   flashCapacity?: number;
@@ -42,9 +52,13 @@ export class SimBox {
   readonly flash: SimFlash;
   readonly ble: SimBle;
   readonly modem: SimModemWire;
+  /** The BG96 at the far end of the modem wires, with its fault controls. */
+  readonly cellular: Bg96Emulator;
   readonly watchdog: SimWatchdog;
   readonly led: SimLed;
   readonly buzzer: SimBuzzer;
+  /** The world's hands: opens the lid only as far as the bolt allows, takes the key. */
+  readonly person: SimPerson;
   readonly hal: Hal;
   readonly events: BoxEvent[] = [];
   readonly logs: string[] = [];
@@ -53,9 +67,10 @@ export class SimBox {
   private readonly config: Config;
 
   constructor(options: SimBoxOptions = {}) {
-    const clock = new VirtualClock({ wallAtBoot: options.wallAtBoot });
+    const now = options.now === undefined ? 1780272000 : options.now;
+    const clock = new VirtualClock({ wallAtBoot: options.wallAtBoot === undefined ? now : options.wallAtBoot });
     this.clock = clock;
-    this.config = withDefaults(options.config || {});
+    this.config = withDefaults(Object.assign({}, options.config || {}, options.broker ? { broker: options.broker } : {}));
     this.battery = new SimBattery();
     this.latch = new SimLatch({ clock, battery: this.battery });
     this.lid = new SimSwitch({ clock, initial: true });
@@ -64,9 +79,12 @@ export class SimBox {
     this.flash = new SimFlash({ capacity: options.flashCapacity });
     this.ble = new SimBle({ clock });
     this.modem = new SimModemWire({ clock });
+    this.cellular = new Bg96Emulator({ wire: this.modem, clock, networkTime: () => now + clock.monotonic() / 1000, trace: options.onModemTrace });
     this.watchdog = new SimWatchdog({ clock, onBite: () => this.reboot("watchdog") });
     this.led = new SimLed({ clock });
     this.buzzer = new SimBuzzer({ clock });
+    this.person = new SimPerson({ latch: this.latch, lid: this.lid, key: this.key });
+    if (options.provisioning !== undefined) this.install(PROVISION_FILE, options.provisioning);
     const onLog = options.onLog;
     this.hal = {
       clock,
@@ -115,18 +133,34 @@ export class SimBox {
     this.firmware = undefined;
     this.latch.drive("stop");
     this.watchdog.reset();
+    this.cellular.powerLoss();
   }
 
-  /** A reset (watchdog, or power back after a cut): the firmware boots again on the same flash. */
+  /**
+   * A reset (watchdog, or power back after a cut): every part forgets the
+   * dead firmware's listeners, and the firmware boots again on the same flash.
+   */
   reboot(_why = "reset"): Keybox {
     this.powerCut();
     this.flash.powerOn();
+    this.latch.powerOn();
+    this.person.powerOn();
+    this.motion.powerOn();
+    this.ble.powerOn();
     return this.boot();
+  }
+
+  /** Writes a whole file into Storage, as the owner's installer would over the console. */
+  install(name: string, text: string): void {
+    const bytes = new Uint8Array(Buffer.from(text, "latin1"));
+    this.flash.erase(name);
+    if (!this.flash.create(name, bytes.length) || !this.flash.writeAt(name, 0, bytes)) throw new Error("cannot install " + name);
   }
 
   close(): void {
     if (this.firmware) this.firmware.close();
     this.firmware = undefined;
+    this.cellular.close();
     this.clock.clearAll();
   }
 }

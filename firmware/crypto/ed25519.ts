@@ -1,0 +1,592 @@
+/**
+ * Fast strict Ed25519 verification (RFC 8032 5.1.7) for the Espruino
+ * interpreter. Same verdicts as verifyRef in ed25519-ref.ts (tests compare
+ * them); what changes is the cost:
+ * - Field multiplication is 16 calls of a native dot product (E.convolve):
+ *   output limb k of a*b mod p is a . V(b) at offset 15-k, where the V form
+ *   of b is its 16 limbs reversed followed by 38 times them reversed
+ *   (2^256 = 38 mod p). Results are carried once into signed 16-bit limbs.
+ * - [S]B - [k]A uses fixed-base comb tables for B and for each trusted key
+ *   (8 teeth, 255 points each): 31 doublings and at most 64 table additions,
+ *   no per-verification precomputation. Only the final inversion remains.
+ * - No allocation in the hot loops: all temporaries live at module level.
+ *
+ * Table byte format (prepareKey / prepareBase), 24516 bytes:
+ *   0..3   "E2T" then 8 (the number of teeth)
+ *   4..35  the 32-byte point encoding the table was built from (A or B)
+ *   36..   255 entries j = 1..255, 96 bytes each, entry j is the point
+ *          sum over bits t of j of 2^(32 t) P (P = -A for a key, B for base)
+ *          as three canonical field elements, each 32 bytes little-endian
+ *          (= 16 little-endian 16-bit limbs): y + x, y - x, 2 d x y.
+ * A key's table is built for -A, so verification adds both tables' points.
+ */
+import { Accel } from "../../hal";
+import { isBytes as isU8 } from "../store/bytes";
+import { sha512, useNativeSha512 } from "./sha512";
+import {
+  D2,
+  decodeNeg,
+  hashToScalar,
+  pack25519,
+  point,
+  Point,
+  scalarIsCanonical,
+  verifyRef,
+} from "./ed25519-ref";
+
+type Fe = Float64Array;
+type Conv = (a: Float64Array, b: Float64Array, offset: number) => number;
+
+/** E.convolve's contract in JavaScript, for boards (and Node) without it. */
+function convolveJs(a: Float64Array, b: Float64Array, offset: number): number {
+  let s = 0;
+  const n = b.length;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[(i + offset) % n];
+  return s;
+}
+
+let C: Conv = convolveJs;
+
+/** Hands in the board's natives (or none): native SHA-512 and convolve when present, JS otherwise. */
+export function useAccel(accel: Accel | undefined): void {
+  useNativeSha512(accel && accel.sha512 ? accel.sha512 : undefined);
+  C = accel && accel.convolve ? accel.convolve : convolveJs;
+}
+
+function fe(): Fe {
+  return new Float64Array(16);
+}
+function fv(): Fe {
+  return new Float64Array(32);
+}
+
+/** o = a * b mod p: a in limbs, b in V form; o must not be a (it is written while a is read). */
+function mul(o: Fe, a: Fe, bv: Fe): void {
+  let v: number, c: number;
+  o[0] = C(a, bv, 15);
+  o[1] = C(a, bv, 14);
+  o[2] = C(a, bv, 13);
+  o[3] = C(a, bv, 12);
+  o[4] = C(a, bv, 11);
+  o[5] = C(a, bv, 10);
+  o[6] = C(a, bv, 9);
+  o[7] = C(a, bv, 8);
+  o[8] = C(a, bv, 7);
+  o[9] = C(a, bv, 6);
+  o[10] = C(a, bv, 5);
+  o[11] = C(a, bv, 4);
+  o[12] = C(a, bv, 3);
+  o[13] = C(a, bv, 2);
+  o[14] = C(a, bv, 1);
+  o[15] = C(a, bv, 0);
+  v = o[0]; c = (v / 65536) | 0; v -= c * 65536; o[0] = v;
+  v = o[1] + c; c = (v / 65536) | 0; v -= c * 65536; o[1] = v;
+  v = o[2] + c; c = (v / 65536) | 0; v -= c * 65536; o[2] = v;
+  v = o[3] + c; c = (v / 65536) | 0; v -= c * 65536; o[3] = v;
+  v = o[4] + c; c = (v / 65536) | 0; v -= c * 65536; o[4] = v;
+  v = o[5] + c; c = (v / 65536) | 0; v -= c * 65536; o[5] = v;
+  v = o[6] + c; c = (v / 65536) | 0; v -= c * 65536; o[6] = v;
+  v = o[7] + c; c = (v / 65536) | 0; v -= c * 65536; o[7] = v;
+  v = o[8] + c; c = (v / 65536) | 0; v -= c * 65536; o[8] = v;
+  v = o[9] + c; c = (v / 65536) | 0; v -= c * 65536; o[9] = v;
+  v = o[10] + c; c = (v / 65536) | 0; v -= c * 65536; o[10] = v;
+  v = o[11] + c; c = (v / 65536) | 0; v -= c * 65536; o[11] = v;
+  v = o[12] + c; c = (v / 65536) | 0; v -= c * 65536; o[12] = v;
+  v = o[13] + c; c = (v / 65536) | 0; v -= c * 65536; o[13] = v;
+  v = o[14] + c; c = (v / 65536) | 0; v -= c * 65536; o[14] = v;
+  v = o[15] + c; c = (v / 65536) | 0; v -= c * 65536; o[15] = v;
+  v = o[0] + 38 * c; c = (v / 65536) | 0; v -= c * 65536; o[0] = v;
+  v = o[1] + c; c = (v / 65536) | 0; v -= c * 65536; o[1] = v;
+  v = o[2] + c; o[2] = v;
+}
+
+/** mul, also writing the V form of the result into ov. */
+function mulV(o: Fe, ov: Fe, a: Fe, bv: Fe): void {
+  let v: number, c: number;
+  o[0] = C(a, bv, 15);
+  o[1] = C(a, bv, 14);
+  o[2] = C(a, bv, 13);
+  o[3] = C(a, bv, 12);
+  o[4] = C(a, bv, 11);
+  o[5] = C(a, bv, 10);
+  o[6] = C(a, bv, 9);
+  o[7] = C(a, bv, 8);
+  o[8] = C(a, bv, 7);
+  o[9] = C(a, bv, 6);
+  o[10] = C(a, bv, 5);
+  o[11] = C(a, bv, 4);
+  o[12] = C(a, bv, 3);
+  o[13] = C(a, bv, 2);
+  o[14] = C(a, bv, 1);
+  o[15] = C(a, bv, 0);
+  v = o[0]; c = (v / 65536) | 0; v -= c * 65536; o[0] = v;
+  v = o[1] + c; c = (v / 65536) | 0; v -= c * 65536; o[1] = v; ov[14] = v; ov[30] = 38 * v;
+  v = o[2] + c; c = (v / 65536) | 0; v -= c * 65536; o[2] = v; ov[13] = v; ov[29] = 38 * v;
+  v = o[3] + c; c = (v / 65536) | 0; v -= c * 65536; o[3] = v; ov[12] = v; ov[28] = 38 * v;
+  v = o[4] + c; c = (v / 65536) | 0; v -= c * 65536; o[4] = v; ov[11] = v; ov[27] = 38 * v;
+  v = o[5] + c; c = (v / 65536) | 0; v -= c * 65536; o[5] = v; ov[10] = v; ov[26] = 38 * v;
+  v = o[6] + c; c = (v / 65536) | 0; v -= c * 65536; o[6] = v; ov[9] = v; ov[25] = 38 * v;
+  v = o[7] + c; c = (v / 65536) | 0; v -= c * 65536; o[7] = v; ov[8] = v; ov[24] = 38 * v;
+  v = o[8] + c; c = (v / 65536) | 0; v -= c * 65536; o[8] = v; ov[7] = v; ov[23] = 38 * v;
+  v = o[9] + c; c = (v / 65536) | 0; v -= c * 65536; o[9] = v; ov[6] = v; ov[22] = 38 * v;
+  v = o[10] + c; c = (v / 65536) | 0; v -= c * 65536; o[10] = v; ov[5] = v; ov[21] = 38 * v;
+  v = o[11] + c; c = (v / 65536) | 0; v -= c * 65536; o[11] = v; ov[4] = v; ov[20] = 38 * v;
+  v = o[12] + c; c = (v / 65536) | 0; v -= c * 65536; o[12] = v; ov[3] = v; ov[19] = 38 * v;
+  v = o[13] + c; c = (v / 65536) | 0; v -= c * 65536; o[13] = v; ov[2] = v; ov[18] = 38 * v;
+  v = o[14] + c; c = (v / 65536) | 0; v -= c * 65536; o[14] = v; ov[1] = v; ov[17] = 38 * v;
+  v = o[15] + c; c = (v / 65536) | 0; v -= c * 65536; o[15] = v; ov[0] = v; ov[16] = 38 * v;
+  v = o[0] + 38 * c; c = (v / 65536) | 0; v -= c * 65536; o[0] = v; ov[15] = v; ov[31] = 38 * v;
+  v = o[1] + c; c = (v / 65536) | 0; v -= c * 65536; o[1] = v; ov[14] = v; ov[30] = 38 * v;
+  v = o[2] + c; o[2] = v; ov[13] = v; ov[29] = 38 * v;
+}
+
+function addN(o: Fe, a: Fe, b: Fe): void {
+  o[0] = a[0] + b[0]; o[1] = a[1] + b[1]; o[2] = a[2] + b[2]; o[3] = a[3] + b[3]; o[4] = a[4] + b[4]; o[5] = a[5] + b[5]; o[6] = a[6] + b[6]; o[7] = a[7] + b[7]; o[8] = a[8] + b[8]; o[9] = a[9] + b[9]; o[10] = a[10] + b[10]; o[11] = a[11] + b[11]; o[12] = a[12] + b[12]; o[13] = a[13] + b[13]; o[14] = a[14] + b[14]; o[15] = a[15] + b[15];
+}
+
+/** o = a + b, with its V form in ov. */
+function addV(o: Fe, ov: Fe, a: Fe, b: Fe): void {
+  let v: number;
+  v = a[0] + b[0]; o[0] = v; ov[15] = v; ov[31] = 38 * v;
+  v = a[1] + b[1]; o[1] = v; ov[14] = v; ov[30] = 38 * v;
+  v = a[2] + b[2]; o[2] = v; ov[13] = v; ov[29] = 38 * v;
+  v = a[3] + b[3]; o[3] = v; ov[12] = v; ov[28] = 38 * v;
+  v = a[4] + b[4]; o[4] = v; ov[11] = v; ov[27] = 38 * v;
+  v = a[5] + b[5]; o[5] = v; ov[10] = v; ov[26] = 38 * v;
+  v = a[6] + b[6]; o[6] = v; ov[9] = v; ov[25] = 38 * v;
+  v = a[7] + b[7]; o[7] = v; ov[8] = v; ov[24] = 38 * v;
+  v = a[8] + b[8]; o[8] = v; ov[7] = v; ov[23] = 38 * v;
+  v = a[9] + b[9]; o[9] = v; ov[6] = v; ov[22] = 38 * v;
+  v = a[10] + b[10]; o[10] = v; ov[5] = v; ov[21] = 38 * v;
+  v = a[11] + b[11]; o[11] = v; ov[4] = v; ov[20] = 38 * v;
+  v = a[12] + b[12]; o[12] = v; ov[3] = v; ov[19] = 38 * v;
+  v = a[13] + b[13]; o[13] = v; ov[2] = v; ov[18] = 38 * v;
+  v = a[14] + b[14]; o[14] = v; ov[1] = v; ov[17] = 38 * v;
+  v = a[15] + b[15]; o[15] = v; ov[0] = v; ov[16] = 38 * v;
+}
+
+function subN(o: Fe, a: Fe, b: Fe): void {
+  o[0] = a[0] - b[0]; o[1] = a[1] - b[1]; o[2] = a[2] - b[2]; o[3] = a[3] - b[3]; o[4] = a[4] - b[4]; o[5] = a[5] - b[5]; o[6] = a[6] - b[6]; o[7] = a[7] - b[7]; o[8] = a[8] - b[8]; o[9] = a[9] - b[9]; o[10] = a[10] - b[10]; o[11] = a[11] - b[11]; o[12] = a[12] - b[12]; o[13] = a[13] - b[13]; o[14] = a[14] - b[14]; o[15] = a[15] - b[15];
+}
+
+/** o = a - b, with its V form in ov. */
+function subV(o: Fe, ov: Fe, a: Fe, b: Fe): void {
+  let v: number;
+  v = a[0] - b[0]; o[0] = v; ov[15] = v; ov[31] = 38 * v;
+  v = a[1] - b[1]; o[1] = v; ov[14] = v; ov[30] = 38 * v;
+  v = a[2] - b[2]; o[2] = v; ov[13] = v; ov[29] = 38 * v;
+  v = a[3] - b[3]; o[3] = v; ov[12] = v; ov[28] = 38 * v;
+  v = a[4] - b[4]; o[4] = v; ov[11] = v; ov[27] = 38 * v;
+  v = a[5] - b[5]; o[5] = v; ov[10] = v; ov[26] = 38 * v;
+  v = a[6] - b[6]; o[6] = v; ov[9] = v; ov[25] = 38 * v;
+  v = a[7] - b[7]; o[7] = v; ov[8] = v; ov[24] = 38 * v;
+  v = a[8] - b[8]; o[8] = v; ov[7] = v; ov[23] = 38 * v;
+  v = a[9] - b[9]; o[9] = v; ov[6] = v; ov[22] = 38 * v;
+  v = a[10] - b[10]; o[10] = v; ov[5] = v; ov[21] = 38 * v;
+  v = a[11] - b[11]; o[11] = v; ov[4] = v; ov[20] = 38 * v;
+  v = a[12] - b[12]; o[12] = v; ov[3] = v; ov[19] = 38 * v;
+  v = a[13] - b[13]; o[13] = v; ov[2] = v; ov[18] = 38 * v;
+  v = a[14] - b[14]; o[14] = v; ov[1] = v; ov[17] = 38 * v;
+  v = a[15] - b[15]; o[15] = v; ov[0] = v; ov[16] = 38 * v;
+}
+
+/** Writes the V form of a into av. */
+function mkV(a: Fe, av: Fe): void {
+  let v: number;
+  v = a[0]; av[15] = v; av[31] = 38 * v;
+  v = a[1]; av[14] = v; av[30] = 38 * v;
+  v = a[2]; av[13] = v; av[29] = 38 * v;
+  v = a[3]; av[12] = v; av[28] = 38 * v;
+  v = a[4]; av[11] = v; av[27] = 38 * v;
+  v = a[5]; av[10] = v; av[26] = 38 * v;
+  v = a[6]; av[9] = v; av[25] = 38 * v;
+  v = a[7]; av[8] = v; av[24] = 38 * v;
+  v = a[8]; av[7] = v; av[23] = 38 * v;
+  v = a[9]; av[6] = v; av[22] = 38 * v;
+  v = a[10]; av[5] = v; av[21] = 38 * v;
+  v = a[11]; av[4] = v; av[20] = 38 * v;
+  v = a[12]; av[3] = v; av[19] = 38 * v;
+  v = a[13]; av[2] = v; av[18] = 38 * v;
+  v = a[14]; av[1] = v; av[17] = 38 * v;
+  v = a[15]; av[0] = v; av[16] = 38 * v;
+}
+
+// Accumulator Q = (X, Y, Z, T) with V forms, and temporaries.
+const QX = fe(), QY = fe(), QZ = fe(), QT = fe();
+const QXv = fv(), QYv = fv(), QZv = fv(), QTv = fv();
+const TA = fe(), TB = fe(), TC = fe(), TD = fe(), TE = fe(), TF = fe(), TG = fe(), TH = fe();
+const TAv = fv(), TBv = fv(), TFv = fv(), THv = fv();
+const NP = fe(), NM = fe(), N2 = fe();
+
+/** Q = 2Q (dbl-2008-hwcd with signs folded). Needs V of X, Y, Z; leaves V of T only. */
+function dbl(): void {
+  mul(TA, QX, QXv);
+  mul(TB, QY, QYv);
+  mul(TC, QZ, QZv);
+  addN(TC, TC, TC);
+  addV(TD, TAv, QX, QY);
+  mul(TE, TD, TAv);
+  addV(TH, THv, TA, TB);
+  subN(TE, TH, TE);
+  subN(TG, TA, TB);
+  addV(TF, TFv, TC, TG);
+  mul(QX, TE, TFv);
+  mul(QY, TG, THv);
+  mulV(QT, QTv, TE, THv);
+  mul(QZ, TG, TFv);
+}
+
+/**
+ * Q += table entry at 16-bit word offset w (y+x, y-x, 2dxy). Needs V of T.
+ * last: the next step is a doubling, so write V of X, Y, Z and skip T.
+ */
+function madd(tab: Uint16Array, w: number, last: boolean): void {
+  NP.set(tab.subarray(w, w + 16));
+  NM.set(tab.subarray(w + 16, w + 32));
+  N2.set(tab.subarray(w + 32, w + 48));
+  subV(TA, TAv, QY, QX);
+  mul(TA, NM, TAv);
+  addV(TB, TBv, QY, QX);
+  mul(TB, NP, TBv);
+  mul(TC, N2, QTv);
+  addN(TD, QZ, QZ);
+  subN(TE, TB, TA);
+  subV(TF, TFv, TD, TC);
+  addN(TG, TD, TC);
+  addV(TH, THv, TB, TA);
+  if (last) {
+    mulV(QX, QXv, TE, TFv);
+    mulV(QY, QYv, TG, THv);
+    mulV(QZ, QZv, TG, TFv);
+  } else {
+    mul(QX, TE, TFv);
+    mul(QY, TG, THv);
+    mul(QZ, TG, TFv);
+    mulV(QT, QTv, TE, THv);
+  }
+}
+
+// Inversion temporaries.
+const I0 = fe(), I1 = fe(), I2 = fe(), I3 = fe(), I4 = fe(), I5 = fe();
+const I0v = fv(), I1v = fv(), I2v = fv(), I3v = fv(), I4v = fv(), I5v = fv();
+
+/** o = a^(2^n) with V forms; o may be a. */
+function sqn(o: Fe, ov: Fe, a: Fe, av: Fe, n: number): void {
+  mulV(I5, I5v, a, av);
+  for (let i = 1; i < n; i++) {
+    mulV(o, ov, I5, I5v);
+    I5.set(o);
+    I5v.set(ov);
+  }
+  o.set(I5);
+  ov.set(I5v);
+}
+
+/** o = z^(p-2) = 1/z (ref10's addition chain: 254 squarings, 11 multiplications). z needs its V form. */
+function invert(o: Fe, z: Fe, zv: Fe): void {
+  sqn(I0, I0v, z, zv, 1); // z^2
+  sqn(I1, I1v, I0, I0v, 2); // z^8
+  mulV(I1, I1v, z, I1v); // z^9
+  mulV(I0, I0v, I1, I0v); // z^11
+  sqn(I2, I2v, I0, I0v, 1); // z^22
+  mulV(I1, I1v, I2, I1v); // z^(2^5-1)
+  sqn(I2, I2v, I1, I1v, 5);
+  mulV(I1, I1v, I2, I1v); // 2^10-1
+  sqn(I2, I2v, I1, I1v, 10);
+  mulV(I2, I2v, I1, I2v); // 2^20-1
+  sqn(I3, I3v, I2, I2v, 20);
+  mulV(I3, I3v, I2, I3v); // 2^40-1
+  sqn(I3, I3v, I3, I3v, 10);
+  mulV(I1, I1v, I3, I1v); // 2^50-1
+  sqn(I2, I2v, I1, I1v, 50);
+  mulV(I2, I2v, I1, I2v); // 2^100-1
+  sqn(I3, I3v, I2, I2v, 100);
+  mulV(I3, I3v, I2, I3v); // 2^200-1
+  sqn(I3, I3v, I3, I3v, 50);
+  mulV(I3, I3v, I1, I3v); // 2^250-1
+  sqn(I3, I3v, I3, I3v, 5); // 2^255-32
+  mul(o, I0, I3v); // 2^255-21
+}
+
+const TEETH = 8;
+const ENTRIES = 255;
+const HEAD = 36;
+/** Bytes of one table (prepareKey / prepareBase). */
+export const TABLE_BYTES = HEAD + ENTRIES * 96;
+const DIG_S = new Uint8Array(32);
+const DIG_K = new Uint8Array(32);
+const ENC = new Uint8Array(32);
+const XB = new Uint8Array(32);
+
+/** Comb digits: digit i collects bit i of each 32-bit word of the scalar. */
+function digits(d: Uint8Array, s: Uint8Array, off: number): void {
+  let i: number, t: number, w: number;
+  for (i = 0; i < 32; i++) d[i] = 0;
+  for (t = 0; t < 8; t++) {
+    w = s[off + 4 * t] | (s[off + 4 * t + 1] << 8) | (s[off + 4 * t + 2] << 16) | (s[off + 4 * t + 3] << 24);
+    for (i = 0; i < 32; i++) d[i] |= ((w >>> i) & 1) << t;
+  }
+}
+
+function setOne(a: Fe, av: Fe): void {
+  a.fill(0);
+  a[0] = 1;
+  mkV(a, av);
+}
+
+/** Encoding of [S]B - [k]A into ENC, from the digits and the two tables' 16-bit views. */
+function combine(base: Uint16Array, key: Uint16Array): void {
+  QX.fill(0);
+  QXv.fill(0);
+  QT.fill(0);
+  QTv.fill(0);
+  setOne(QY, QYv);
+  setOne(QZ, QZv);
+  for (let i = 31; i >= 0; i--) {
+    if (i < 31) dbl();
+    const ds = DIG_S[i];
+    const dk = DIG_K[i];
+    if (ds) madd(base, (HEAD >> 1) + (ds - 1) * 48, !dk);
+    if (dk) madd(key, (HEAD >> 1) + (dk - 1) * 48, true);
+    if (!ds && !dk) {
+      mkV(QX, QXv);
+      mkV(QY, QYv);
+      mkV(QZ, QZv);
+    }
+  }
+  invert(TA, QZ, QZv);
+  mkV(TA, TAv);
+  mul(TB, QX, TAv);
+  mul(TC, QY, TAv);
+  pack25519(XB, TB);
+  pack25519(ENC, TC);
+  ENC[31] ^= (XB[0] & 1) << 7;
+}
+
+let baseTable: Uint16Array | undefined;
+
+function words(table: Uint8Array): Uint16Array {
+  // The 16-bit view needs an even offset; copy the rare misaligned table once.
+  const t = table.byteOffset & 1 ? new Uint8Array(table) : table;
+  return new Uint16Array(t.buffer, t.byteOffset, t.length >> 1);
+}
+
+function tableFor(table: Uint8Array, encoding: Uint8Array): boolean {
+  if (!isU8(table) || table.length !== TABLE_BYTES) return false;
+  if (table[0] !== 0x45 || table[1] !== 0x32 || table[2] !== 0x54 || table[3] !== TEETH) return false;
+  for (let i = 0; i < 32; i++) if (table[4 + i] !== encoding[i]) return false;
+  return true;
+}
+
+/** The standard base point B, encoded. */
+const B_ENC = new Uint8Array(32);
+B_ENC[0] = 0x58;
+for (let i = 1; i < 32; i++) B_ENC[i] = 0x66;
+
+/** Installs the base point's table (from prepareBase, kept in Storage); false if it is not one. */
+export function useBaseTable(table: Uint8Array | undefined): boolean {
+  if (table === undefined) {
+    baseTable = undefined;
+    return true;
+  }
+  if (!tableFor(table, B_ENC)) return false;
+  baseTable = words(table);
+  return true;
+}
+
+function isBytes(x: unknown, n: number): boolean {
+  return isU8(x) && x.length === n;
+}
+
+/**
+ * Strict verification with the key's table from prepareKey (and the base
+ * table installed by useBaseTable; without it, the base table is built in
+ * RAM on first use). A table that does not belong to publicKey gives false.
+ */
+export function verifyPrepared(
+  signature: Uint8Array,
+  message: Uint8Array,
+  publicKey: Uint8Array,
+  table: Uint8Array,
+): boolean {
+  try {
+    if (!isBytes(signature, 64) || !isU8(message) || !isBytes(publicKey, 32)) return false;
+    if (!tableFor(table, publicKey)) return false;
+    if (!scalarIsCanonical(signature, 32)) return false;
+    if (!baseTable) useBaseTable(prepareBase());
+    const buf = new Uint8Array(64 + message.length);
+    buf.set(signature.subarray(0, 32), 0);
+    buf.set(publicKey, 32);
+    buf.set(message, 64);
+    const k = hashToScalar(sha512(buf));
+    digits(DIG_S, signature, 32);
+    digits(DIG_K, k, 0);
+    combine(baseTable as Uint16Array, words(table));
+    let diff = 0;
+    for (let i = 0; i < 32; i++) diff |= ENC[i] ^ signature[i];
+    return diff === 0;
+  } catch (e) {
+    return false;
+  }
+}
+
+/**
+ * Strict RFC 8032 verification; never throws, false on any malformed input.
+ * Uses a table registered with addKeyTable when there is one for publicKey,
+ * else the plain verifier (correct, but seconds on the interpreter).
+ */
+export function verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  try {
+    const t = findTable(publicKey);
+    if (t) return verifyPrepared(signature, message, publicKey, t);
+    return verifyRef(signature, message, publicKey);
+  } catch (e) {
+    return false;
+  }
+}
+
+let keyTables: Uint8Array[] = [];
+
+function findTable(publicKey: Uint8Array): Uint8Array | undefined {
+  if (!isBytes(publicKey, 32)) return undefined;
+  for (let i = 0; i < keyTables.length; i++) if (tableFor(keyTables[i], publicKey)) return keyTables[i];
+  return undefined;
+}
+
+/** Lets verify() use this key table (from prepareKey); false if it is not a table. */
+export function addKeyTable(table: Uint8Array): boolean {
+  if (!isU8(table) || table.length !== TABLE_BYTES || !tableFor(table, table.subarray(4, 36))) return false;
+  for (let i = 0; i < keyTables.length; i++) {
+    if (tableFor(keyTables[i], table.subarray(4, 36))) {
+      keyTables[i] = table;
+      return true;
+    }
+  }
+  keyTables.push(table);
+  return true;
+}
+
+/** Forgets every registered key table (key rotation: re-add the ones still trusted). */
+export function clearKeyTables(): void {
+  keyTables = [];
+}
+
+// ---- Table construction (provisioning time, not per verification) ----
+
+/** o = a * b for plain 16-limb elements (builds b's V form). */
+function fmul(o: Fe, a: Fe, b: Fe): void {
+  mkV(b, TBv);
+  mul(TA, a, TBv);
+  o.set(TA);
+}
+
+/** p += q, both extended (unified, so it also doubles). */
+function padd(p: Point, q: Point): void {
+  const a = fe(), b = fe(), c = fe(), d = fe(), t = fe();
+  subN(a, p[1], p[0]);
+  subN(t, q[1], q[0]);
+  fmul(a, a, t);
+  addN(b, p[0], p[1]);
+  addN(t, q[0], q[1]);
+  fmul(b, b, t);
+  fmul(c, p[3], q[3]);
+  fmul(c, c, D2);
+  fmul(d, p[2], q[2]);
+  addN(d, d, d);
+  const e = fe(), f = fe(), g = fe(), h = fe();
+  subN(e, b, a);
+  subN(f, d, c);
+  addN(g, d, c);
+  addN(h, b, a);
+  fmul(p[0], e, f);
+  fmul(p[1], h, g);
+  fmul(p[2], g, f);
+  fmul(p[3], e, h);
+}
+
+function copyPoint(p: Point): Point {
+  const r = point();
+  for (let i = 0; i < 4; i++) r[i].set(p[i]);
+  return r;
+}
+
+function buildTable(encoding: Uint8Array, negate: boolean): Uint8Array | undefined {
+  const p = point();
+  if (!decodeNeg(p, encoding)) return undefined;
+  if (!negate) {
+    // decodeNeg gives -P; negate x and t back.
+    for (let i = 0; i < 16; i++) {
+      p[0][i] = -p[0][i];
+      p[3][i] = -p[3][i];
+    }
+  }
+  const pts: Point[] = [];
+  const teeth: Point[] = [p];
+  for (let t = 1; t < TEETH; t++) {
+    const q = copyPoint(teeth[t - 1]);
+    for (let i = 0; i < 32; i++) padd(q, copyPoint(q));
+    teeth.push(q);
+  }
+  for (let j = 1; j <= ENTRIES; j++) {
+    let top = 0;
+    while (j >> (top + 1)) top++;
+    if (j === 1 << top) pts.push(copyPoint(teeth[top]));
+    else {
+      const q = copyPoint(pts[j - (1 << top) - 1]);
+      padd(q, teeth[top]);
+      pts.push(q);
+    }
+  }
+  // Batch inversion of every Z: one inversion, three multiplications per point.
+  const acc: Fe[] = [];
+  const run = fe();
+  run[0] = 1;
+  for (let j = 0; j < ENTRIES; j++) {
+    acc.push(fe());
+    acc[j].set(run);
+    fmul(run, run, pts[j][2]);
+  }
+  const inv = fe(), runv = fv();
+  mkV(run, runv);
+  invert(inv, run, runv);
+  const out = new Uint8Array(TABLE_BYTES);
+  out[0] = 0x45;
+  out[1] = 0x32;
+  out[2] = 0x54;
+  out[3] = TEETH;
+  out.set(encoding, 4);
+  const zi = fe(), x = fe(), y = fe(), s = fe(), enc = new Uint8Array(32);
+  for (let j = ENTRIES - 1; j >= 0; j--) {
+    fmul(zi, inv, acc[j]);
+    fmul(inv, inv, pts[j][2]);
+    fmul(x, pts[j][0], zi);
+    fmul(y, pts[j][1], zi);
+    const o = HEAD + j * 96;
+    addN(s, y, x);
+    pack25519(enc, s);
+    out.set(enc, o);
+    subN(s, y, x);
+    pack25519(enc, s);
+    out.set(enc, o + 32);
+    fmul(s, x, y);
+    fmul(s, s, D2);
+    pack25519(enc, s);
+    out.set(enc, o + 64);
+  }
+  return out;
+}
+
+/**
+ * The table for a trusted issuer key (TABLE_BYTES bytes, persist it with the
+ * key), or undefined when publicKey is not a canonical curve point: such a
+ * key could never verify anything, so it must not be provisioned.
+ */
+export function prepareKey(publicKey: Uint8Array): Uint8Array | undefined {
+  if (!isBytes(publicKey, 32)) return undefined;
+  return buildTable(publicKey, true);
+}
+
+/** The base point's table; build once (or ship it) and install it with useBaseTable at boot. */
+export function prepareBase(): Uint8Array {
+  return buildTable(B_ENC, false) as Uint8Array;
+}

@@ -1,0 +1,76 @@
+import { Clock } from "../hal";
+import { VerifiedCache } from "./crypto/verified-cache";
+import { decodeGrant } from "./grants/codec";
+
+type Verify = (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => boolean;
+
+/**
+ * Grants pushed over cellular ahead of a delivery are verified when they
+ * arrive; the exact signed bytes and signature are remembered, so the same
+ * grant presented at the trunk costs a hash and a lookup instead of an
+ * Ed25519 verification. Only the signature is vouched for: window, box,
+ * revocation and use counts are decided afresh on every presentation, and
+ * revoking a grant or a key drops its entries.
+ */
+export class PreVerifier {
+  constructor(
+    private readonly o: {
+      cache: VerifiedCache;
+      verify: Verify;
+      boxId: string;
+      clock: Clock;
+      issuerKey: (keyId: number) => Uint8Array | undefined;
+      keyIds: () => number[];
+    }
+  ) {}
+
+  /** A verify() for the access decision that answers from the cache when it can. */
+  verify(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): boolean {
+    const kid = this.keyIdOf(pk);
+    if (kid !== undefined && this.o.cache.has(joined(msg, sig), kid)) return true;
+    return this.o.verify(sig, msg, pk);
+  }
+
+  /** Verifies a pushed grant now and remembers it; returns undefined, or why it was not remembered. */
+  push(bytes: Uint8Array): string | undefined {
+    const d = decodeGrant(bytes);
+    if (!d.ok) return d.reason;
+    const g = d.grant;
+    if (g.boxId !== this.o.boxId) return "wrong_box";
+    const pk = this.o.issuerKey(g.keyId);
+    if (!pk) return "unknown_key";
+    if (!this.o.verify(g.signature, g.signed, pk)) return "bad_signature";
+    this.o.cache.prune(Math.floor(this.o.clock.wall()));
+    return this.o.cache.remember(joined(g.signed, g.signature), g.grantId, g.keyId, g.notAfter) ? undefined : "cache_store";
+  }
+
+  forgetGrant(grantId: string): void {
+    this.o.cache.forgetGrant(grantId);
+  }
+
+  forgetKey(keyId: number): void {
+    this.o.cache.forgetKey(keyId);
+  }
+
+  private keyIdOf(pk: Uint8Array): number | undefined {
+    const ids = this.o.keyIds();
+    for (let i = 0; i < ids.length; i++) {
+      const k = this.o.issuerKey(ids[i]);
+      if (k && sameBytes(k, pk)) return ids[i];
+    }
+    return undefined;
+  }
+}
+
+function joined(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

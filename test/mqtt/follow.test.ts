@@ -1,0 +1,36 @@
+import { EventFollower } from "../../sim/owner/follow";
+
+const ev = (ep: number, seq: number) => JSON.stringify({ ep, seq, type: "access", reason: "r" + seq, t: 0, m: seq });
+
+describe("EventFollower (owner side)", () => {
+  test("prints each event once and in order, holding early arrivals until the gap fills", () => {
+    const f = new EventFollower();
+    const printed: number[] = [];
+    const feed = (ep: number, seq: number) => f.feed(ev(ep, seq)).forEach((e) => printed.push(e.seq));
+    feed(7, 3); // first seen: the stream starts here
+    feed(7, 4);
+    feed(7, 4); // duplicate
+    feed(7, 6); // early
+    expect(printed).toEqual([3, 4]);
+    feed(7, 5);
+    expect(printed).toEqual([3, 4, 5, 6]);
+    feed(7, 3);
+    expect(f.duplicates).toBe(2);
+    feed(7, 9);
+    const r = f.flushGaps();
+    expect(r.skipped).toEqual([7, 8]);
+    expect(r.events.map((e) => e.seq)).toEqual([9]);
+    feed(8, 1); // a wiped box: new epoch, new stream
+    expect(printed).toEqual([3, 4, 5, 6, 1]);
+  });
+
+  test("resumes from saved state without re-printing what was already shown", () => {
+    const a = new EventFollower();
+    a.feed(ev(1, 1));
+    a.feed(ev(1, 2));
+    const b = new EventFollower(a.state());
+    expect(b.feed(ev(1, 2))).toEqual([]);
+    expect(b.feed(ev(1, 3)).map((e) => e.seq)).toEqual([3]);
+    expect(b.feed("not json")).toEqual([]);
+  });
+});
