@@ -43,7 +43,7 @@ interface Item {
 }
 
 const H = 0x48;
-const E = 0x45;
+const REC_EVENT = 0x45;
 /** Largest event payload; the outbox journal's segments must hold one such record (segmentBytes >= 256). */
 const MAX_PAYLOAD = 200;
 
@@ -118,7 +118,7 @@ export class Outbox {
         epoch = get32(r, 1);
         const a = get32(r, 5);
         if (a > this.acked) this.acked = a;
-      } else if (r.length > 5 && r[0] === E) {
+      } else if (r.length > 5 && r[0] === REC_EVENT) {
         const seq = get32(r, 1);
         const payload = r.slice(5);
         const type = typeOf(payload);
@@ -203,7 +203,7 @@ export class Outbox {
     const seq = this.next;
     const payload = this.encode(seq, e);
     const rec = new Uint8Array(5 + payload.length);
-    rec[0] = E;
+    rec[0] = REC_EVENT;
     put32(rec, 1, seq);
     rec.set(payload, 5);
     const it: Item = { seq: seq, type: e.type, payload: payload, fresh: true, acked: false };
@@ -243,7 +243,7 @@ export class Outbox {
     for (let i = 0; i < this.items.length; i++) {
       const it = this.items[i];
       const r = new Uint8Array(5 + it.payload.length);
-      r[0] = E;
+      r[0] = REC_EVENT;
       put32(r, 1, it.seq);
       r.set(it.payload, 5);
       recs.push(r);

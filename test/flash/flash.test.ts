@@ -155,7 +155,16 @@ describe("npm run flash -- --dry-run", () => {
       expect(b.status).toBe(0);
     }
     const out = path.join(tmp, "firmware.js");
-    checkDryRun(bundle, flash("--dry-run", "--out", out), out);
+    const board = JSON.parse(fs.readFileSync(BOARD_FILE, "utf8"));
+    const capacity = board.chip.saved_code.page_size * board.chip.saved_code.pages;
+    const bytes = fs.statSync(bundle).size;
+    const r = flash("--dry-run", "--out", out);
+    if (bytes + 32 <= capacity) return checkDryRun(bundle, r, out);
+    // A bundle larger than the board's Storage must be refused before anything is written.
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("bundle is " + bytes + " bytes; the RAK5010 Storage area holds " + capacity + " bytes");
+    expect(r.net).toEqual([]);
+    expect(fs.existsSync(out)).toBe(false);
   });
 
   test("built-in modules come from the local board description: a board without crypto refuses the bundle", () => {
