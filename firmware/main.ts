@@ -18,6 +18,7 @@ import { Settings } from "./settings";
 import { RemoteCommands } from "./remote";
 import { Bg96 } from "./cellular/bg96";
 import { openUplink, openWallClock } from "./uplink/wire";
+import { NetworkTimeSync } from "./time/netsync";
 
 export interface Status {
   boxId: string;
@@ -157,6 +158,13 @@ export function start(hal: Hal, builtIn: Config): Keybox {
       return preverify.push(g);
     },
   });
+  const netTime = new NetworkTimeSync({
+    clock: hal.clock,
+    wallclock: wallclock,
+    networkTime: function (cb) {
+      cell.networkTime(cb);
+    },
+  });
   const broker = config.broker;
   const uplink = openUplink({
     clock: hal.clock,
@@ -211,6 +219,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
     },
     close: function () {
       uplink.close();
+      netTime.close();
       cell.close();
       grantsSub.cancel();
       cache.close();
