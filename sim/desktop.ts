@@ -1,125 +1,174 @@
 /**
  * The desktop simulator: a whole key box on this machine, in real time.
- * A person plays the world from the prompt (open the lid, take the key,
- * shake the box, cut the power) and watches the box's events.
+ * The firmware runs on simulated hardware; its radio is a local socket the
+ * driver client connects to, its modem bridges to a real MQTT broker (an
+ * embedded one by default), and a person plays the world from the prompt.
  */
+import * as fs from "fs";
+import * as path from "path";
 import { parseArgs } from "node:util";
 import * as readline from "readline";
 import { RealTimeDriver } from "./clock";
 import { SimBox } from "./box";
 import { BoxEvent } from "../firmware/events";
+import { BleSocketServer } from "./ble/server";
+import { DEFAULT_BLE_PORT } from "./ble/wire";
+import { startBroker, EmbeddedBroker } from "./broker";
+import { poke, POKE_HELP } from "./hw/person";
 
-const DEMO_BOX_ID = "KB-DEMO01";
-
-interface Command {
-  help: string;
-  run(box: SimBox, args: string[]): string | void;
-}
-
-/** What a person can do to the simulated world, one line each. */
-const COMMANDS: { [name: string]: Command } = {
-  status: { help: "status                 the box's own report", run: (b) => JSON.stringify(b.firmware ? b.firmware.status() : "powered off") },
-  lid: { help: "lid open|close         open or close the lid (as far as the bolt allows)", run: (b, a) => lid(b, a[0]) },
-  key: { help: "key out|in             take the car key or put it back", run: (b, a) => (a[0] === "out" ? b.key.set(false) : b.key.set(true)) },
-  shake: { help: "shake [mg] [ms]        shake the box (default 1500 mg for 2000 ms)", run: (b, a) => b.motion.shake(num(a[0], 1500), num(a[1], 2000)) },
-  jam: { help: "jam on|off             seize or free the bolt", run: (b, a) => b.latch.jam(a[0] === "on") },
-  force: { help: "force                  pry the bolt back with a crowbar", run: (b) => b.latch.force(0) },
-  battery: { help: "battery <mV>           set the cell's resting voltage", run: (b, a) => b.battery.setMillivolts(num(a[0], 3900)) },
-  power: { help: "power cut|on           cut the power, or restore it (the box reboots)", run: (b, a) => powerCmd(b, a[0]) },
-  events: { help: "events                 every event so far", run: (b) => b.events.map(formatEvent).join("\n") },
-};
-
-function lid(box: SimBox, what: string | undefined): string | void {
-  if (what === "close") return box.lid.set(true);
-  if (box.latch.where() > 0.05) return "the lid will not open: the bolt holds it";
-  box.lid.set(false);
-}
-
-function powerCmd(box: SimBox, what: string | undefined): string {
-  if (what === "cut") {
-    box.powerCut();
-    return "power cut";
-  }
-  box.reboot("power restored");
-  return "power restored, box rebooted";
-}
-
-function num(s: string | undefined, dflt: number): number {
-  const n = s === undefined ? NaN : Number(s);
-  return Number.isFinite(n) ? n : dflt;
-}
+const DEMO_DIR = path.join(__dirname, "demo");
+const DEMO_PROVISION = path.join(DEMO_DIR, "provision.json");
 
 export function formatEvent(e: BoxEvent): string {
   const when = e.t > 0 ? new Date(e.t * 1000).toISOString().slice(11, 19) : "+" + (e.m / 1000).toFixed(1) + "s";
   return "[" + when + "] " + e.type + " " + e.reason + (e.d ? " " + JSON.stringify(e.d) : "");
 }
 
-function main(): void {
+const USAGE = `usage: npm start -- [options]
+  --provision FILE   the box's provisioning file (default: the demo, box KB-DEMO01, key sim/demo/issuer.key)
+  --broker URL       the owner's MQTT broker, mqtt://host:port (default: an embedded broker)
+  --mqtt-port N      port of the embedded broker (default 1883; 0 picks a free one)
+  --no-broker        no broker: events queue in the box's flash
+  --ble-port N       the simulated radio's socket for the driver client (default ${DEFAULT_BLE_PORT})
+  --dev              development mode (console on BLE, unencrypted links accepted)
+  --run-for-ms N     run N ms of simulated time at full speed, print the events and exit
+  --trace-modem      print the AT dialogue with the modem
+`;
+
+async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      box: { type: "string", default: DEMO_BOX_ID },
+      provision: { type: "string" },
+      broker: { type: "string" },
+      "mqtt-port": { type: "string", default: "1883" },
+      "no-broker": { type: "boolean", default: false },
+      "ble-port": { type: "string", default: String(DEFAULT_BLE_PORT) },
+      dev: { type: "boolean", default: false },
       "run-for-ms": { type: "string" },
+      "trace-modem": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
-  if (values.help) {
-    process.stdout.write("usage: npm start -- [--box ID] [--run-for-ms N]\n");
-    return;
+  if (values.help) return void process.stdout.write(USAGE);
+  const provFile = values.provision || DEMO_PROVISION;
+  let provText: string;
+  let boxId: string;
+  try {
+    provText = fs.readFileSync(provFile, "utf8");
+    boxId = JSON.parse(provText).boxId;
+  } catch (e) {
+    process.stderr.write("keybox: cannot read provisioning file " + provFile + ": " + (e as Error).message + "\n");
+    process.exit(2);
   }
+  const quick = values["run-for-ms"] !== undefined;
+
+  let embedded: EmbeddedBroker | undefined;
+  let broker: { host: string; port: number } | undefined;
+  if (values.broker) {
+    const m = /^mqtt:\/\/([^:/]+):(\d+)\/?$/.exec(values.broker);
+    if (!m) {
+      process.stderr.write("keybox: --broker wants mqtt://host:port\n");
+      process.exit(2);
+    }
+    broker = { host: m[1], port: Number(m[2]) };
+  } else if (!values["no-broker"] && !quick) {
+    try {
+      embedded = await startBroker({ port: Number(values["mqtt-port"]) });
+    } catch (e) {
+      process.stderr.write("keybox: cannot start the embedded broker on port " + values["mqtt-port"] + " (" + (e as Error).message + "); try --mqtt-port 0 or --broker\n");
+      process.exit(2);
+    }
+    broker = { host: embedded.host, port: embedded.port };
+  }
+
   const box = new SimBox({
-    config: { boxId: values.box },
-    wallAtBoot: Date.now() / 1000,
+    config: { boxId, devMode: values.dev },
+    provisioning: provText,
+    broker,
+    now: Date.now() / 1000,
     onLog: (line) => process.stdout.write("  log: " + line + "\n"),
+    onModemTrace: values["trace-modem"] ? (dir, text) => process.stdout.write("  modem " + dir + " " + JSON.stringify(text) + "\n") : undefined,
   });
   const fw = box.boot();
   let printed = 0;
   const flushEvents = () => {
     for (; printed < box.events.length; printed++) process.stdout.write(formatEvent(box.events[printed]) + "\n");
   };
-  process.stdout.write(
-    [
-      "Keybox simulator: box " + fw.status().boxId + ", firmware " + fw.status().version,
-      "  type 'help' for what you can do to the box; events print as they happen",
-      "",
-    ].join("\n")
-  );
 
-  const budget = values["run-for-ms"];
-  if (budget !== undefined) {
-    box.run(Number(budget));
+  if (quick) {
+    box.run(Number(values["run-for-ms"]));
     flushEvents();
     process.stdout.write("status " + JSON.stringify(box.firmware ? box.firmware.status() : null) + "\n");
     box.close();
     return;
   }
 
-  const driver = new RealTimeDriver({
-    clock: box.clock,
-    onError: (e) => process.stdout.write("firmware error: " + String(e) + "\n"),
-  });
-  const events = setInterval(flushEvents, 50);
+  const radio = new BleSocketServer({ ble: box.ble, port: Number(values["ble-port"]) });
+  let ble: { host: string; port: number };
+  try {
+    ble = await radio.listen();
+  } catch (e) {
+    process.stderr.write("keybox: cannot open the radio socket on port " + values["ble-port"] + " (" + (e as Error).message + "); try --ble-port\n");
+    process.exit(2);
+  }
+  const rel = (p: string) => path.relative(process.cwd(), p) || p;
+  const demoKey = path.join(DEMO_DIR, "issuer.key");
+  const keyHint = provFile === DEMO_PROVISION ? rel(demoKey) : "YOUR.key";
+  process.stdout.write(
+    [
+      "Keybox simulator: box " + boxId + ", firmware " + fw.status().version + (values.dev ? " (development mode)" : ""),
+      "  trusts the issuer keys in " + rel(provFile),
+      "  radio (BLE) for the driver client: " + ble.host + ":" + ble.port,
+      broker ? "  MQTT broker: mqtt://" + broker.host + ":" + broker.port + (embedded ? " (embedded)" : "") : "  no broker: events queue in flash",
+      "",
+      "  mint a grant:     npm run issuer -- mint --key " + keyHint + " --box " + boxId + " --out grant.kbg",
+      "  open the box:     npx keybox-driver unlock --grant grant.kbg --port " + ble.port,
+      broker ? "  follow events:    npm run owner -- follow --broker mqtt://" + broker.host + ":" + broker.port + " --box " + boxId : "",
+      broker ? "  remote unlock:    npm run owner -- unlock --key " + keyHint + " --broker mqtt://" + broker.host + ":" + broker.port + " --box " + boxId : "",
+      "  type 'help' for what you can do to the box; its events print below as they happen",
+      "",
+    ]
+      .filter((l) => l !== "")
+      .join("\n") + "\n"
+  );
+
+  const driver = new RealTimeDriver({ clock: box.clock, onError: (e) => process.stdout.write("firmware error: " + String(e) + "\n") });
+  const ticker = setInterval(flushEvents, 50);
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: "keybox> " });
   rl.prompt();
   rl.on("line", (line) => {
-    const [name, ...args] = line.trim().split(/\s+/);
-    if (!name) return rl.prompt();
-    if (name === "quit" || name === "exit") return rl.close();
-    if (name === "help") {
-      process.stdout.write(Object.keys(COMMANDS).map((k) => "  " + COMMANDS[k].help).join("\n") + "\n  quit\n");
-      return rl.prompt();
-    }
-    const cmd = COMMANDS[name];
-    const out = cmd ? cmd.run(box, args) : "unknown command '" + name + "' (try help)";
-    if (typeof out === "string" && out) process.stdout.write(out + "\n");
+    const [name, arg] = line.trim().split(/\s+/);
+    let out = "";
+    if (!name) out = "";
+    else if (name === "quit" || name === "exit") return void rl.close();
+    else if (name === "help")
+      out = POKE_HELP + "\npower cut|on                   cut the power, or restore it (the box reboots)\nbox                            the firmware's own status\nevents                         every event so far\nquit";
+    else if (name === "box") out = JSON.stringify(box.firmware ? box.firmware.status() : "powered off");
+    else if (name === "events") out = box.events.map(formatEvent).join("\n");
+    else if (name === "power") {
+      if (arg === "cut") {
+        box.powerCut();
+        out = "power cut";
+      } else {
+        box.reboot("power restored");
+        out = "power restored: the box rebooted";
+      }
+    } else out = poke(box, line);
+    if (out) process.stdout.write(out + "\n");
     rl.prompt();
   });
   rl.on("close", () => {
-    clearInterval(events);
+    clearInterval(ticker);
     driver.close();
     box.close();
+    void radio.close();
+    if (embedded) void embedded.close();
     process.stdout.write("\nbye\n");
-    process.exit(0);
+    setTimeout(() => process.exit(0), 100);
   });
 }
 
-main();
+main().catch((e) => {
+  process.stderr.write("keybox: " + ((e && e.stack) || e) + "\n");
+  process.exit(1);
+});

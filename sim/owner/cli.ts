@@ -47,6 +47,7 @@ export function loadIssuerKey(path: string): { secretKey: Uint8Array; keyId?: nu
     const j = JSON.parse(raw);
     for (const f of ["secretKey", "sk", "secret", "seed", "privateKey"]) if (typeof j[f] === "string") candidates.push(j[f]);
     if (typeof j.keyId === "number") keyId = j.keyId;
+    else if (typeof j.id === "number") keyId = j.id; // the issuer tool's key file (keybox-issuer-key/1)
   } else candidates = [raw];
   let bytes: Uint8Array | undefined;
   for (const c of candidates) {
