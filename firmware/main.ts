@@ -119,7 +119,6 @@ export function start(hal: Hal, builtIn: Config): Keybox {
       trusted = now;
     }
   });
-  const keys = provision(hal, config, access, events);
   const gate = new Gatekeeper({ access: access, latch: latch, battery: hal.battery, events: events, minStartMv: config.latch.minStartMv });
   const ble = new BleService({
     ble: hal.ble,
@@ -196,11 +195,13 @@ export function start(hal: Hal, builtIn: Config): Keybox {
   });
   if (broker) uplink.start();
 
-  // On the next tick, so whoever start() returns to can subscribe first.
+
+  // On the next tick, so whoever start() returns to hears the keys the box now trusts and the boot.
   hal.clock.after(0, function () {
+    const keys = provision(hal, config, access, events);
     events.emit("boot", latch.state(), { version: FIRMWARE_VERSION, keys: keys });
+    hal.log("keybox " + config.boxId + " v" + FIRMWARE_VERSION + " up, latch " + latch.state() + ", " + keys + " issuer key(s)");
   });
-  hal.log("keybox " + config.boxId + " v" + FIRMWARE_VERSION + " up, latch " + latch.state() + ", " + keys + " issuer key(s)");
   return {
     events: events,
     access: access,

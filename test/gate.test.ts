@@ -36,6 +36,7 @@ describe("the flashed bundle", () => {
       hw.level["D34"] = 0; // bolt switch, active low: thrown
     });
     sb.run(code);
+    sb.hw.advance(10);
     expect(sb.hw.logs.join("\n")).toMatch(/latch locked/);
     const adv = sb.hw.nrf.advertising[sb.hw.nrf.advertising.length - 1];
     expect(adv.options.name).toMatch(/^Keybox /);
@@ -50,8 +51,10 @@ describe("the flashed bundle", () => {
   it("reports an open latch when the bolt switch says retracted", () => {
     const sb = createSandbox((hw) => {
       hw.level["D34"] = 1;
+      hw.level["D33"] = 1; // lid open: the box must not relock it
     });
     sb.run(code);
+    sb.hw.advance(10);
     expect(sb.hw.logs.join("\n")).toMatch(/latch open/);
     expect(sb.hw.nrf.advertising[sb.hw.nrf.advertising.length - 1].options.manufacturerData).toEqual([1, 2]);
   });

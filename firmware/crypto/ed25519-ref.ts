@@ -214,7 +214,8 @@ function modL(r: Uint8Array, x: Float64Array): void {
     carry = 0;
     for (j = i - 32, k = i - 12; j < k; ++j) {
       x[j] += carry - 16 * x[i] * LF[j - (i - 32)];
-      carry = Math.floor((x[j] + 128) / 256);
+      // |x[j]| stays far below 2^31 here, so the arithmetic shift is floor((x[j] + 128) / 256).
+      carry = (x[j] + 128) >> 8;
       x[j] -= carry * 256;
     }
     x[j] += carry;

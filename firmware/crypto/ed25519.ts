@@ -60,41 +60,29 @@ function fv(): Fe {
   return new Float64Array(32);
 }
 
-/** o = a * b mod p: a in limbs, b in V form; o must not be a (it is written while a is read). */
+/**
+ * o = a * b mod p: a in limbs, b in V form. o must not be a (and, for mulV,
+ * ov must not be b's V form): outputs are written while inputs are read,
+ * each limb's dot product being carried as soon as it is made.
+ */
 function mul(o: Fe, a: Fe, bv: Fe): void {
   let v: number, c: number;
-  o[0] = C(a, bv, 15);
-  o[1] = C(a, bv, 14);
-  o[2] = C(a, bv, 13);
-  o[3] = C(a, bv, 12);
-  o[4] = C(a, bv, 11);
-  o[5] = C(a, bv, 10);
-  o[6] = C(a, bv, 9);
-  o[7] = C(a, bv, 8);
-  o[8] = C(a, bv, 7);
-  o[9] = C(a, bv, 6);
-  o[10] = C(a, bv, 5);
-  o[11] = C(a, bv, 4);
-  o[12] = C(a, bv, 3);
-  o[13] = C(a, bv, 2);
-  o[14] = C(a, bv, 1);
-  o[15] = C(a, bv, 0);
-  v = o[0]; c = (v / 65536) | 0; v -= c * 65536; o[0] = v;
-  v = o[1] + c; c = (v / 65536) | 0; v -= c * 65536; o[1] = v;
-  v = o[2] + c; c = (v / 65536) | 0; v -= c * 65536; o[2] = v;
-  v = o[3] + c; c = (v / 65536) | 0; v -= c * 65536; o[3] = v;
-  v = o[4] + c; c = (v / 65536) | 0; v -= c * 65536; o[4] = v;
-  v = o[5] + c; c = (v / 65536) | 0; v -= c * 65536; o[5] = v;
-  v = o[6] + c; c = (v / 65536) | 0; v -= c * 65536; o[6] = v;
-  v = o[7] + c; c = (v / 65536) | 0; v -= c * 65536; o[7] = v;
-  v = o[8] + c; c = (v / 65536) | 0; v -= c * 65536; o[8] = v;
-  v = o[9] + c; c = (v / 65536) | 0; v -= c * 65536; o[9] = v;
-  v = o[10] + c; c = (v / 65536) | 0; v -= c * 65536; o[10] = v;
-  v = o[11] + c; c = (v / 65536) | 0; v -= c * 65536; o[11] = v;
-  v = o[12] + c; c = (v / 65536) | 0; v -= c * 65536; o[12] = v;
-  v = o[13] + c; c = (v / 65536) | 0; v -= c * 65536; o[13] = v;
-  v = o[14] + c; c = (v / 65536) | 0; v -= c * 65536; o[14] = v;
-  v = o[15] + c; c = (v / 65536) | 0; v -= c * 65536; o[15] = v;
+  v = C(a, bv, 15); c = (v / 65536) | 0; v -= c * 65536; o[0] = v;
+  v = C(a, bv, 14) + c; c = (v / 65536) | 0; v -= c * 65536; o[1] = v;
+  v = C(a, bv, 13) + c; c = (v / 65536) | 0; v -= c * 65536; o[2] = v;
+  v = C(a, bv, 12) + c; c = (v / 65536) | 0; v -= c * 65536; o[3] = v;
+  v = C(a, bv, 11) + c; c = (v / 65536) | 0; v -= c * 65536; o[4] = v;
+  v = C(a, bv, 10) + c; c = (v / 65536) | 0; v -= c * 65536; o[5] = v;
+  v = C(a, bv, 9) + c; c = (v / 65536) | 0; v -= c * 65536; o[6] = v;
+  v = C(a, bv, 8) + c; c = (v / 65536) | 0; v -= c * 65536; o[7] = v;
+  v = C(a, bv, 7) + c; c = (v / 65536) | 0; v -= c * 65536; o[8] = v;
+  v = C(a, bv, 6) + c; c = (v / 65536) | 0; v -= c * 65536; o[9] = v;
+  v = C(a, bv, 5) + c; c = (v / 65536) | 0; v -= c * 65536; o[10] = v;
+  v = C(a, bv, 4) + c; c = (v / 65536) | 0; v -= c * 65536; o[11] = v;
+  v = C(a, bv, 3) + c; c = (v / 65536) | 0; v -= c * 65536; o[12] = v;
+  v = C(a, bv, 2) + c; c = (v / 65536) | 0; v -= c * 65536; o[13] = v;
+  v = C(a, bv, 1) + c; c = (v / 65536) | 0; v -= c * 65536; o[14] = v;
+  v = C(a, bv, 0) + c; c = (v / 65536) | 0; v -= c * 65536; o[15] = v;
   v = o[0] + 38 * c; c = (v / 65536) | 0; v -= c * 65536; o[0] = v;
   v = o[1] + c; c = (v / 65536) | 0; v -= c * 65536; o[1] = v;
   v = o[2] + c; o[2] = v;
@@ -103,38 +91,22 @@ function mul(o: Fe, a: Fe, bv: Fe): void {
 /** mul, also writing the V form of the result into ov. */
 function mulV(o: Fe, ov: Fe, a: Fe, bv: Fe): void {
   let v: number, c: number;
-  o[0] = C(a, bv, 15);
-  o[1] = C(a, bv, 14);
-  o[2] = C(a, bv, 13);
-  o[3] = C(a, bv, 12);
-  o[4] = C(a, bv, 11);
-  o[5] = C(a, bv, 10);
-  o[6] = C(a, bv, 9);
-  o[7] = C(a, bv, 8);
-  o[8] = C(a, bv, 7);
-  o[9] = C(a, bv, 6);
-  o[10] = C(a, bv, 5);
-  o[11] = C(a, bv, 4);
-  o[12] = C(a, bv, 3);
-  o[13] = C(a, bv, 2);
-  o[14] = C(a, bv, 1);
-  o[15] = C(a, bv, 0);
-  v = o[0]; c = (v / 65536) | 0; v -= c * 65536; o[0] = v;
-  v = o[1] + c; c = (v / 65536) | 0; v -= c * 65536; o[1] = v; ov[14] = v; ov[30] = 38 * v;
-  v = o[2] + c; c = (v / 65536) | 0; v -= c * 65536; o[2] = v; ov[13] = v; ov[29] = 38 * v;
-  v = o[3] + c; c = (v / 65536) | 0; v -= c * 65536; o[3] = v; ov[12] = v; ov[28] = 38 * v;
-  v = o[4] + c; c = (v / 65536) | 0; v -= c * 65536; o[4] = v; ov[11] = v; ov[27] = 38 * v;
-  v = o[5] + c; c = (v / 65536) | 0; v -= c * 65536; o[5] = v; ov[10] = v; ov[26] = 38 * v;
-  v = o[6] + c; c = (v / 65536) | 0; v -= c * 65536; o[6] = v; ov[9] = v; ov[25] = 38 * v;
-  v = o[7] + c; c = (v / 65536) | 0; v -= c * 65536; o[7] = v; ov[8] = v; ov[24] = 38 * v;
-  v = o[8] + c; c = (v / 65536) | 0; v -= c * 65536; o[8] = v; ov[7] = v; ov[23] = 38 * v;
-  v = o[9] + c; c = (v / 65536) | 0; v -= c * 65536; o[9] = v; ov[6] = v; ov[22] = 38 * v;
-  v = o[10] + c; c = (v / 65536) | 0; v -= c * 65536; o[10] = v; ov[5] = v; ov[21] = 38 * v;
-  v = o[11] + c; c = (v / 65536) | 0; v -= c * 65536; o[11] = v; ov[4] = v; ov[20] = 38 * v;
-  v = o[12] + c; c = (v / 65536) | 0; v -= c * 65536; o[12] = v; ov[3] = v; ov[19] = 38 * v;
-  v = o[13] + c; c = (v / 65536) | 0; v -= c * 65536; o[13] = v; ov[2] = v; ov[18] = 38 * v;
-  v = o[14] + c; c = (v / 65536) | 0; v -= c * 65536; o[14] = v; ov[1] = v; ov[17] = 38 * v;
-  v = o[15] + c; c = (v / 65536) | 0; v -= c * 65536; o[15] = v; ov[0] = v; ov[16] = 38 * v;
+  v = C(a, bv, 15); c = (v / 65536) | 0; v -= c * 65536; o[0] = v;
+  v = C(a, bv, 14) + c; c = (v / 65536) | 0; v -= c * 65536; o[1] = v; ov[14] = v; ov[30] = 38 * v;
+  v = C(a, bv, 13) + c; c = (v / 65536) | 0; v -= c * 65536; o[2] = v; ov[13] = v; ov[29] = 38 * v;
+  v = C(a, bv, 12) + c; c = (v / 65536) | 0; v -= c * 65536; o[3] = v; ov[12] = v; ov[28] = 38 * v;
+  v = C(a, bv, 11) + c; c = (v / 65536) | 0; v -= c * 65536; o[4] = v; ov[11] = v; ov[27] = 38 * v;
+  v = C(a, bv, 10) + c; c = (v / 65536) | 0; v -= c * 65536; o[5] = v; ov[10] = v; ov[26] = 38 * v;
+  v = C(a, bv, 9) + c; c = (v / 65536) | 0; v -= c * 65536; o[6] = v; ov[9] = v; ov[25] = 38 * v;
+  v = C(a, bv, 8) + c; c = (v / 65536) | 0; v -= c * 65536; o[7] = v; ov[8] = v; ov[24] = 38 * v;
+  v = C(a, bv, 7) + c; c = (v / 65536) | 0; v -= c * 65536; o[8] = v; ov[7] = v; ov[23] = 38 * v;
+  v = C(a, bv, 6) + c; c = (v / 65536) | 0; v -= c * 65536; o[9] = v; ov[6] = v; ov[22] = 38 * v;
+  v = C(a, bv, 5) + c; c = (v / 65536) | 0; v -= c * 65536; o[10] = v; ov[5] = v; ov[21] = 38 * v;
+  v = C(a, bv, 4) + c; c = (v / 65536) | 0; v -= c * 65536; o[11] = v; ov[4] = v; ov[20] = 38 * v;
+  v = C(a, bv, 3) + c; c = (v / 65536) | 0; v -= c * 65536; o[12] = v; ov[3] = v; ov[19] = 38 * v;
+  v = C(a, bv, 2) + c; c = (v / 65536) | 0; v -= c * 65536; o[13] = v; ov[2] = v; ov[18] = 38 * v;
+  v = C(a, bv, 1) + c; c = (v / 65536) | 0; v -= c * 65536; o[14] = v; ov[1] = v; ov[17] = 38 * v;
+  v = C(a, bv, 0) + c; c = (v / 65536) | 0; v -= c * 65536; o[15] = v; ov[0] = v; ov[16] = 38 * v;
   v = o[0] + 38 * c; c = (v / 65536) | 0; v -= c * 65536; o[0] = v; ov[15] = v; ov[31] = 38 * v;
   v = o[1] + c; c = (v / 65536) | 0; v -= c * 65536; o[1] = v; ov[14] = v; ov[30] = 38 * v;
   v = o[2] + c; o[2] = v; ov[13] = v; ov[29] = 38 * v;
@@ -190,6 +162,52 @@ function subV(o: Fe, ov: Fe, a: Fe, b: Fe): void {
   v = a[15] - b[15]; o[15] = v; ov[0] = v; ov[16] = 38 * v;
 }
 
+/** o = 2a + b. */
+function add2N(o: Fe, a: Fe, b: Fe): void {
+  o[0] = 2 * a[0] + b[0]; o[1] = 2 * a[1] + b[1]; o[2] = 2 * a[2] + b[2]; o[3] = 2 * a[3] + b[3]; o[4] = 2 * a[4] + b[4]; o[5] = 2 * a[5] + b[5]; o[6] = 2 * a[6] + b[6]; o[7] = 2 * a[7] + b[7]; o[8] = 2 * a[8] + b[8]; o[9] = 2 * a[9] + b[9]; o[10] = 2 * a[10] + b[10]; o[11] = 2 * a[11] + b[11]; o[12] = 2 * a[12] + b[12]; o[13] = 2 * a[13] + b[13]; o[14] = 2 * a[14] + b[14]; o[15] = 2 * a[15] + b[15];
+}
+
+/** o = 2a + b, with its V form in ov. */
+function add2V(o: Fe, ov: Fe, a: Fe, b: Fe): void {
+  let v: number;
+  v = 2 * a[0] + b[0]; o[0] = v; ov[15] = v; ov[31] = 38 * v;
+  v = 2 * a[1] + b[1]; o[1] = v; ov[14] = v; ov[30] = 38 * v;
+  v = 2 * a[2] + b[2]; o[2] = v; ov[13] = v; ov[29] = 38 * v;
+  v = 2 * a[3] + b[3]; o[3] = v; ov[12] = v; ov[28] = 38 * v;
+  v = 2 * a[4] + b[4]; o[4] = v; ov[11] = v; ov[27] = 38 * v;
+  v = 2 * a[5] + b[5]; o[5] = v; ov[10] = v; ov[26] = 38 * v;
+  v = 2 * a[6] + b[6]; o[6] = v; ov[9] = v; ov[25] = 38 * v;
+  v = 2 * a[7] + b[7]; o[7] = v; ov[8] = v; ov[24] = 38 * v;
+  v = 2 * a[8] + b[8]; o[8] = v; ov[7] = v; ov[23] = 38 * v;
+  v = 2 * a[9] + b[9]; o[9] = v; ov[6] = v; ov[22] = 38 * v;
+  v = 2 * a[10] + b[10]; o[10] = v; ov[5] = v; ov[21] = 38 * v;
+  v = 2 * a[11] + b[11]; o[11] = v; ov[4] = v; ov[20] = 38 * v;
+  v = 2 * a[12] + b[12]; o[12] = v; ov[3] = v; ov[19] = 38 * v;
+  v = 2 * a[13] + b[13]; o[13] = v; ov[2] = v; ov[18] = 38 * v;
+  v = 2 * a[14] + b[14]; o[14] = v; ov[1] = v; ov[17] = 38 * v;
+  v = 2 * a[15] + b[15]; o[15] = v; ov[0] = v; ov[16] = 38 * v;
+}
+
+/** o = 2a - b, with its V form in ov. */
+function sub2V(o: Fe, ov: Fe, a: Fe, b: Fe): void {
+  let v: number;
+  v = 2 * a[0] - b[0]; o[0] = v; ov[15] = v; ov[31] = 38 * v;
+  v = 2 * a[1] - b[1]; o[1] = v; ov[14] = v; ov[30] = 38 * v;
+  v = 2 * a[2] - b[2]; o[2] = v; ov[13] = v; ov[29] = 38 * v;
+  v = 2 * a[3] - b[3]; o[3] = v; ov[12] = v; ov[28] = 38 * v;
+  v = 2 * a[4] - b[4]; o[4] = v; ov[11] = v; ov[27] = 38 * v;
+  v = 2 * a[5] - b[5]; o[5] = v; ov[10] = v; ov[26] = 38 * v;
+  v = 2 * a[6] - b[6]; o[6] = v; ov[9] = v; ov[25] = 38 * v;
+  v = 2 * a[7] - b[7]; o[7] = v; ov[8] = v; ov[24] = 38 * v;
+  v = 2 * a[8] - b[8]; o[8] = v; ov[7] = v; ov[23] = 38 * v;
+  v = 2 * a[9] - b[9]; o[9] = v; ov[6] = v; ov[22] = 38 * v;
+  v = 2 * a[10] - b[10]; o[10] = v; ov[5] = v; ov[21] = 38 * v;
+  v = 2 * a[11] - b[11]; o[11] = v; ov[4] = v; ov[20] = 38 * v;
+  v = 2 * a[12] - b[12]; o[12] = v; ov[3] = v; ov[19] = 38 * v;
+  v = 2 * a[13] - b[13]; o[13] = v; ov[2] = v; ov[18] = 38 * v;
+  v = 2 * a[14] - b[14]; o[14] = v; ov[1] = v; ov[17] = 38 * v;
+  v = 2 * a[15] - b[15]; o[15] = v; ov[0] = v; ov[16] = 38 * v;
+}
 /** Writes the V form of a into av. */
 function mkV(a: Fe, av: Fe): void {
   let v: number;
@@ -223,13 +241,12 @@ function dbl(): void {
   mul(TA, QX, QXv);
   mul(TB, QY, QYv);
   mul(TC, QZ, QZv);
-  addN(TC, TC, TC);
   addV(TD, TAv, QX, QY);
   mul(TE, TD, TAv);
   addV(TH, THv, TA, TB);
   subN(TE, TH, TE);
   subN(TG, TA, TB);
-  addV(TF, TFv, TC, TG);
+  add2V(TF, TFv, TC, TG);
   mul(QX, TE, TFv);
   mul(QY, TG, THv);
   mulV(QT, QTv, TE, THv);
@@ -249,10 +266,9 @@ function madd(tab: Uint16Array, w: number, last: boolean): void {
   addV(TB, TBv, QY, QX);
   mul(TB, NP, TBv);
   mul(TC, N2, QTv);
-  addN(TD, QZ, QZ);
   subN(TE, TB, TA);
-  subV(TF, TFv, TD, TC);
-  addN(TG, TD, TC);
+  sub2V(TF, TFv, QZ, TC);
+  add2N(TG, QZ, TC);
   addV(TH, THv, TB, TA);
   if (last) {
     mulV(QX, QXv, TE, TFv);
@@ -270,42 +286,73 @@ function madd(tab: Uint16Array, w: number, last: boolean): void {
 const I0 = fe(), I1 = fe(), I2 = fe(), I3 = fe(), I4 = fe(), I5 = fe();
 const I0v = fv(), I1v = fv(), I2v = fv(), I3v = fv(), I4v = fv(), I5v = fv();
 
-/** o = a^(2^n) with V forms; o may be a. */
+/** o = a^(2^n) with V forms; o may be a. Squares ping-pong between o and I5 (no copies). */
 function sqn(o: Fe, ov: Fe, a: Fe, av: Fe, n: number): void {
-  mulV(I5, I5v, a, av);
-  for (let i = 1; i < n; i++) {
-    mulV(o, ov, I5, I5v);
-    I5.set(o);
-    I5v.set(ov);
+  // Start in whichever buffer makes the last square land in o.
+  let x = n & 1 ? o : I5;
+  let xv = n & 1 ? ov : I5v;
+  let y = n & 1 ? I5 : o;
+  let yv = n & 1 ? I5v : ov;
+  if (a === o) {
+    // o is also the input: square it into I5 first.
+    mulV(I5, I5v, a, av);
+    x = I5;
+    xv = I5v;
+    y = o;
+    yv = ov;
+    for (let i = 1; i < n; i++) {
+      mulV(y, yv, x, xv);
+      const t = x, tv = xv;
+      x = y;
+      xv = yv;
+      y = t;
+      yv = tv;
+    }
+    if (x !== o) {
+      o.set(x);
+      ov.set(xv);
+    }
+    return;
   }
-  o.set(I5);
-  ov.set(I5v);
+  mulV(x, xv, a, av);
+  for (let i = 1; i < n; i++) {
+    mulV(y, yv, x, xv);
+    const t = x, tv = xv;
+    x = y;
+    xv = yv;
+    y = t;
+    yv = tv;
+  }
 }
 
-/** o = z^(p-2) = 1/z (ref10's addition chain: 254 squarings, 11 multiplications). z needs its V form. */
+/**
+ * o = z^(p-2) = 1/z (ref10's addition chain: 254 squarings, 11
+ * multiplications). z needs its V form. Every product goes to a buffer
+ * other than its inputs (mulV writes its output while reading them).
+ */
 function invert(o: Fe, z: Fe, zv: Fe): void {
   sqn(I0, I0v, z, zv, 1); // z^2
   sqn(I1, I1v, I0, I0v, 2); // z^8
-  mulV(I1, I1v, z, I1v); // z^9
-  mulV(I0, I0v, I1, I0v); // z^11
-  sqn(I2, I2v, I0, I0v, 1); // z^22
-  mulV(I1, I1v, I2, I1v); // z^(2^5-1)
-  sqn(I2, I2v, I1, I1v, 5);
-  mulV(I1, I1v, I2, I1v); // 2^10-1
-  sqn(I2, I2v, I1, I1v, 10);
-  mulV(I2, I2v, I1, I2v); // 2^20-1
-  sqn(I3, I3v, I2, I2v, 20);
-  mulV(I3, I3v, I2, I3v); // 2^40-1
-  sqn(I3, I3v, I3, I3v, 10);
-  mulV(I1, I1v, I3, I1v); // 2^50-1
-  sqn(I2, I2v, I1, I1v, 50);
-  mulV(I2, I2v, I1, I2v); // 2^100-1
-  sqn(I3, I3v, I2, I2v, 100);
-  mulV(I3, I3v, I2, I3v); // 2^200-1
-  sqn(I3, I3v, I3, I3v, 50);
-  mulV(I3, I3v, I1, I3v); // 2^250-1
-  sqn(I3, I3v, I3, I3v, 5); // 2^255-32
-  mul(o, I0, I3v); // 2^255-21
+  mulV(I2, I2v, z, I1v); // z^9
+  mulV(I1, I1v, I2, I0v); // z^11
+  sqn(I0, I0v, I1, I1v, 1); // z^22
+  mulV(I3, I3v, I2, I0v); // 2^5-1
+  sqn(I0, I0v, I3, I3v, 5);
+  mulV(I2, I2v, I3, I0v); // 2^10-1
+  sqn(I0, I0v, I2, I2v, 10);
+  mulV(I3, I3v, I2, I0v); // 2^20-1
+  sqn(I0, I0v, I3, I3v, 20);
+  mulV(I4, I4v, I3, I0v); // 2^40-1
+  sqn(I0, I0v, I4, I4v, 10);
+  mulV(I3, I3v, I2, I0v); // 2^50-1
+  sqn(I0, I0v, I3, I3v, 50);
+  mulV(I2, I2v, I3, I0v); // 2^100-1
+  sqn(I0, I0v, I2, I2v, 100);
+  mulV(I4, I4v, I2, I0v); // 2^200-1
+  sqn(I0, I0v, I4, I4v, 50);
+  mulV(I2, I2v, I3, I0v); // 2^250-1
+  sqn(I0, I0v, I2, I2v, 5); // 2^255-32
+  mul(o, I1, I0v); // 2^255-21 = p-2
 }
 
 const TEETH = 8;
@@ -504,12 +551,47 @@ function padd(p: Point, q: Point): void {
   fmul(p[3], e, h);
 }
 
-function copyPoint(p: Point): Point {
-  const r = point();
+function copyInto(r: Point, p: Point): void {
   for (let i = 0; i < 4; i++) r[i].set(p[i]);
-  return r;
 }
 
+const CHUNK = 16;
+
+/** Reads the field element stored little-endian at out[o..o+32] into limbs. */
+function unpackFe(r: Fe, out: Uint8Array, o: number): void {
+  for (let i = 0; i < 16; i++) r[i] = out[o + 2 * i] | (out[o + 2 * i + 1] << 8);
+}
+
+/** p += the table entry j (1-based) already written to out (y+x, y-x, 2dxy). */
+function paddEntry(p: Point, out: Uint8Array, j: number, t: Fe[]): void {
+  const o = HEAD + (j - 1) * 96;
+  unpackFe(t[0], out, o);
+  unpackFe(t[1], out, o + 32);
+  unpackFe(t[2], out, o + 64);
+  const a = t[3], b = t[4], c = t[5], e = t[6], f = t[7], g = t[8], h = t[9];
+  subN(a, p[1], p[0]);
+  fmul(a, a, t[1]);
+  addN(b, p[1], p[0]);
+  fmul(b, b, t[0]);
+  fmul(c, p[3], t[2]);
+  subN(e, b, a);
+  add2N(g, p[2], c);
+  subN(f, g, c);
+  subN(f, f, c);
+  addN(h, b, a);
+  fmul(p[0], e, f);
+  fmul(p[1], h, g);
+  fmul(p[2], g, f);
+  fmul(p[3], e, h);
+}
+
+/**
+ * Builds the comb table for the point encoded (negated when negate). Entries
+ * are made level by level (j in [2^t, 2^(t+1))), each from tooth t plus an
+ * entry of a lower level already written to the output, and normalised in
+ * chunks of 16 with one shared inversion: a few KiB of working memory, so it
+ * runs on the device at provisioning time.
+ */
 function buildTable(encoding: Uint8Array, negate: boolean): Uint8Array | undefined {
   const p = point();
   if (!decodeNeg(p, encoding)) return undefined;
@@ -520,58 +602,66 @@ function buildTable(encoding: Uint8Array, negate: boolean): Uint8Array | undefin
       p[3][i] = -p[3][i];
     }
   }
-  const pts: Point[] = [];
+  const tmp: Fe[] = [];
+  for (let i = 0; i < 10; i++) tmp.push(fe());
   const teeth: Point[] = [p];
+  const twin = point();
   for (let t = 1; t < TEETH; t++) {
-    const q = copyPoint(teeth[t - 1]);
-    for (let i = 0; i < 32; i++) padd(q, copyPoint(q));
+    const q = point();
+    copyInto(q, teeth[t - 1]);
+    for (let i = 0; i < 32; i++) {
+      copyInto(twin, q);
+      padd(q, twin);
+    }
     teeth.push(q);
   }
-  for (let j = 1; j <= ENTRIES; j++) {
-    let top = 0;
-    while (j >> (top + 1)) top++;
-    if (j === 1 << top) pts.push(copyPoint(teeth[top]));
-    else {
-      const q = copyPoint(pts[j - (1 << top) - 1]);
-      padd(q, teeth[top]);
-      pts.push(q);
-    }
-  }
-  // Batch inversion of every Z: one inversion, three multiplications per point.
-  const acc: Fe[] = [];
-  const run = fe();
-  run[0] = 1;
-  for (let j = 0; j < ENTRIES; j++) {
-    acc.push(fe());
-    acc[j].set(run);
-    fmul(run, run, pts[j][2]);
-  }
-  const inv = fe(), runv = fv();
-  mkV(run, runv);
-  invert(inv, run, runv);
   const out = new Uint8Array(TABLE_BYTES);
   out[0] = 0x45;
   out[1] = 0x32;
   out[2] = 0x54;
   out[3] = TEETH;
   out.set(encoding, 4);
-  const zi = fe(), x = fe(), y = fe(), s = fe(), enc = new Uint8Array(32);
-  for (let j = ENTRIES - 1; j >= 0; j--) {
-    fmul(zi, inv, acc[j]);
-    fmul(inv, inv, pts[j][2]);
-    fmul(x, pts[j][0], zi);
-    fmul(y, pts[j][1], zi);
-    const o = HEAD + j * 96;
-    addN(s, y, x);
-    pack25519(enc, s);
-    out.set(enc, o);
-    subN(s, y, x);
-    pack25519(enc, s);
-    out.set(enc, o + 32);
-    fmul(s, x, y);
-    fmul(s, s, D2);
-    pack25519(enc, s);
-    out.set(enc, o + 64);
+  const pts: Point[] = [];
+  const pre: Fe[] = [];
+  for (let i = 0; i < CHUNK; i++) {
+    pts.push(point());
+    pre.push(fe());
+  }
+  const run = fe(), inv = fe(), runv = fv(), zi = fe(), x = fe(), y = fe(), sum = fe(), enc = new Uint8Array(32);
+  for (let t = 0; t < TEETH; t++) {
+    const lo = 1 << t;
+    for (let start = lo; start < 2 * lo; start += CHUNK) {
+      const n = Math.min(CHUNK, 2 * lo - start);
+      run.fill(0);
+      run[0] = 1;
+      for (let i = 0; i < n; i++) {
+        const q = pts[i];
+        copyInto(q, teeth[t]);
+        if (start + i > lo) paddEntry(q, out, start + i - lo, tmp);
+        pre[i].set(run);
+        fmul(run, run, q[2]);
+      }
+      mkV(run, runv);
+      invert(inv, run, runv);
+      for (let i = n - 1; i >= 0; i--) {
+        const q = pts[i];
+        fmul(zi, inv, pre[i]);
+        fmul(inv, inv, q[2]);
+        fmul(x, q[0], zi);
+        fmul(y, q[1], zi);
+        const o = HEAD + (start + i - 1) * 96;
+        addN(sum, y, x);
+        pack25519(enc, sum);
+        out.set(enc, o);
+        subN(sum, y, x);
+        pack25519(enc, sum);
+        out.set(enc, o + 32);
+        fmul(sum, x, y);
+        fmul(sum, sum, D2);
+        pack25519(enc, sum);
+        out.set(enc, o + 64);
+      }
+    }
   }
   return out;
 }

@@ -13,6 +13,8 @@ import * as os from "os";
 import * as path from "path";
 import * as vm from "vm";
 import { checkPinMap, FlashError, loadFlashConfig, parseArgs, resolveSettings } from "../../tools/flash";
+import { FAKE_WORLD } from "../../tools/sandbox";
+import { detokenise, tokenBytes, tokens } from "./pretokens";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const GUARD = path.join(__dirname, "no-network.cjs");
@@ -112,11 +114,16 @@ function checkDryRun(bundle: string, r: Run, out: string): void {
   const code = latin1(bundle);
   const payload = latin1(out);
   const { storage, calls } = decode(payload);
-  // The bundle, byte for byte, lands in the file Espruino runs at boot...
+  // The bundle, pretokenised, lands in the file Espruino runs at boot: read back with an
+  // independent decoder it is the bundle token for token, and it is smaller.
   expect(Object.keys(storage)).toEqual([".bootcde"]);
-  expect(storage[".bootcde"]).toBe(code);
+  const stored = storage[".bootcde"];
+  expect(code).toMatch(/^[\x00-\x7f]*$/); // so every byte >= 128 in Storage is a token
+  expect(tokenBytes(stored)).toBeGreaterThan(0);
+  expect(stored.length).toBeLessThan(code.length);
+  expect(tokens(detokenise(stored))).toEqual(tokens(code));
   // ...after a reset, in 1 KiB writes, and the board is then restarted into it.
-  const writes = Math.ceil(code.length / 1024);
+  const writes = Math.ceil(stored.length / 1024);
   expect(calls).toEqual(["reset", "print", ...new Array(writes).fill("write .bootcde"), "load"]);
 
   const manifest = JSON.parse(fs.readFileSync(out.replace(/\.js$/, ".json"), "utf8"));
@@ -126,13 +133,27 @@ function checkDryRun(bundle: string, r: Run, out: string): void {
     firmware: "2v29",
     storageFile: ".bootcde",
     storageCapacity: 20 * 4096,
+    storedBytes: stored.length,
+    storedSha256: crypto.createHash("sha256").update(stored, "latin1").digest("hex"),
+    pretokenised: true,
     bundleBytes: Buffer.byteLength(code, "latin1"),
     bundleSha256: crypto.createHash("sha256").update(fs.readFileSync(bundle)).digest("hex"),
     payloadBytes: payload.length,
     storageWrites: writes,
     dryRun: true,
   });
-  expect(manifest.espruinoConfig).toMatchObject({ SAVE_ON_SEND: 1, MODULE_URL: "", SET_TIME_ON_WRITE: false, COMPILATION: false });
+  expect(manifest.espruinoConfig).toMatchObject({ SAVE_ON_SEND: 1, MODULE_URL: "", SET_TIME_ON_WRITE: false, COMPILATION: false, PRETOKENISE: 1 });
+}
+
+/** EspruinoTools' own pretokeniser on a bundle, run in a child process (EspruinoTools lives in globals). */
+function espruinoToolsTokenise(bundle: string): string {
+  const outFile = path.join(tmp, `tok-${++runs}.bin`);
+  const script =
+    "console.log=function(){};require('espruino').init(function(){var E=globalThis.Espruino;E.Config.PRETOKENISE=1;" +
+    "require('fs').writeFileSync(process.argv[2],E.Plugins.Pretokenise.tokenise(require('fs').readFileSync(process.argv[1],'utf8')),'latin1');process.exit(0);});";
+  const r = spawnSync(process.execPath, ["-e", script, bundle, outFile], { cwd: ROOT, encoding: "utf8", timeout: 60000 });
+  expect(r.status).toBe(0);
+  return latin1(outFile);
 }
 
 describe("npm run flash -- --dry-run", () => {
@@ -141,6 +162,8 @@ describe("npm run flash -- --dry-run", () => {
     const out2 = path.join(tmp, "sample-2.js");
     const r1 = flash("--dry-run", "--bundle", FIXTURE, "--out", out1);
     checkDryRun(FIXTURE, r1, out1);
+    // Storage holds exactly what EspruinoTools' pretokeniser makes of the bundle.
+    expect(decode(latin1(out1)).storage[".bootcde"]).toBe(espruinoToolsTokenise(FIXTURE));
     expect(Math.ceil(fs.statSync(FIXTURE).size / 1024)).toBeGreaterThan(1); // several chunks exercised
     const r2 = flash("--dry-run", "--bundle", FIXTURE, "--out", out2);
     expect(r2.status).toBe(0);
@@ -158,13 +181,61 @@ describe("npm run flash -- --dry-run", () => {
     const board = JSON.parse(fs.readFileSync(BOARD_FILE, "utf8"));
     const capacity = board.chip.saved_code.page_size * board.chip.saved_code.pages;
     const bytes = fs.statSync(bundle).size;
+    const stored = espruinoToolsTokenise(bundle).length;
     const r = flash("--dry-run", "--out", out);
-    if (bytes + 32 <= capacity) return checkDryRun(bundle, r, out);
+    // What must fit is the pretokenised file, not the bundle as text.
+    if (stored + 32 <= capacity) return checkDryRun(bundle, r, out);
     // A bundle larger than the board's Storage must be refused before anything is written.
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain("bundle is " + bytes + " bytes; the RAK5010 Storage area holds " + capacity + " bytes");
+    expect(r.stderr).toContain("bundle is " + bytes + " bytes (" + stored + " pretokenised); the RAK5010 Storage area holds " + capacity + " bytes");
     expect(r.net).toEqual([]);
     expect(fs.existsSync(out)).toBe(false);
+  });
+
+  const bin = process.env.ESPRUINO_BIN;
+  (bin ? test : test.skip)("the pretokenised firmware, loaded from Storage by the real interpreter, behaves like the bundle", () => {
+    const bundle = path.join(ROOT, "dist", "keybox.js");
+    if (!fs.existsSync(bundle)) expect(run([TSX, path.join(ROOT, "tools", "build.ts")]).status).toBe(0);
+    // A board with room enough, so that this holds whether or not the firmware fits the RAK5010 yet.
+    const board = JSON.parse(fs.readFileSync(BOARD_FILE, "utf8"));
+    board.chip.saved_code.pages = 64;
+    const boardFile = path.join(tmp, "boards", "ROOMY.json");
+    fs.mkdirSync(path.dirname(boardFile), { recursive: true });
+    fs.writeFileSync(boardFile, JSON.stringify(board));
+    const out = path.join(tmp, "roomy.js");
+    const r = flash("--dry-run", "--board", boardFile, "--out", out);
+    expect(r.status).toBe(0);
+    const stored = decode(latin1(out)).storage[".bootcde"];
+    const code = latin1(bundle);
+    expect(stored.length).toBeLessThan(code.length);
+
+    const trailer = "__hw.advance(11000);print('LED '+__hw.writes.filter(function(w){return w.pin==='D12';}).length);print('END');";
+    const esc = (t: string) => '"' + t.replace(/[^ -~]|["\\]/g, (c) => "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0")) + '"';
+    // Like the board: .bootcde written in 1 KiB pieces, then load() restarts into it. The
+    // fake device world goes into .boot0, which Espruino runs before .bootcde.
+    const boot0 = "var __realTimeout=setTimeout;\n" + FAKE_WORLD + "\n__realTimeout(function(){" + trailer + "},1);\n";
+    let viaStorage = 'var S=require("Storage");S.write(".boot0",' + esc(boot0) + ");\n";
+    for (let i = 0; i < stored.length; i += 1024)
+      viaStorage += 'S.write(".bootcde",' + esc(stored.slice(i, i + 1024)) + "," + i + (i ? "" : "," + stored.length) + ");\n";
+    viaStorage += "load();\n";
+    const plain = FAKE_WORLD + "\n" + code + "\n" + trailer + "\n";
+    const interpret = (name: string, script: string): string[] => {
+      const dir = path.join(tmp, name);
+      fs.mkdirSync(dir);
+      fs.writeFileSync(path.join(dir, "run.js"), script);
+      const res = spawnSync(bin!, ["run.js"], { cwd: dir, input: "", encoding: "latin1", timeout: 60000 });
+      const text = res.stdout.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").replace(/[\x00-\x08\x0b-\x1f]/g, "");
+      // What the program printed: the lines after the interpreter's banner, without prompts.
+      const lines = text.split("\n").map((l) => l.replace(/^>+/, "").trim());
+      const banner = lines.lastIndexOf("http://espruino.com/Donate");
+      return lines.slice(banner + 1).filter((l) => l !== "");
+    };
+    const fromStorage = interpret("storage", viaStorage);
+    const fromText = interpret("text", plain);
+    expect(fromStorage.join("\n")).not.toMatch(/SyntaxError|ReferenceError|Uncaught/);
+    expect(fromStorage).toContain("END");
+    expect(fromStorage.some((l) => /^LED \d+$/.test(l))).toBe(true);
+    expect(fromStorage).toEqual(fromText);
   });
 
   test("built-in modules come from the local board description: a board without crypto refuses the bundle", () => {
@@ -281,7 +352,7 @@ describe("npm run flash against a fake board (EspruinoTools' real upload path)",
     expect(sent.endsWith(payload)).toBe(true);
     // Before the payload only the console handshake and the process.env query went out.
     expect(sent.slice(0, sent.length - payload.length)).toBe('\n\x10print("<","<<",JSON.stringify(process.env),">>",">")\n\n');
-    expect(decode(payload).storage[".bootcde"]).toBe(latin1(FIXTURE));
+    expect(tokens(detokenise(decode(payload).storage[".bootcde"]))).toEqual(tokens(latin1(FIXTURE)));
   });
 
   test("refuses a board that is not the configured one, before sending anything", () => {
