@@ -19,6 +19,7 @@ import { RemoteCommands } from "./remote";
 import { Bg96 } from "./cellular/bg96";
 import { openUplink, openWallClock } from "./uplink/wire";
 import { NetworkTimeSync } from "./time/netsync";
+import { loadTables } from "./keytables";
 
 export interface Status {
   boxId: string;
@@ -118,6 +119,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
       for (let i = 0; i < trusted.length; i++) if (now.indexOf(trusted[i]) < 0) preverify.forgetKey(trusted[i]);
       trusted = now;
     }
+    if (e.reason === "keys" || e.reason === "revoked_key") loadTables({ flash: hal.flash, crc32: crc32, keyIds: access.keyIds() });
   });
   const gate = new Gatekeeper({ access: access, latch: latch, battery: hal.battery, events: events, minStartMv: config.latch.minStartMv });
   const ble = new BleService({
@@ -199,7 +201,8 @@ export function start(hal: Hal, builtIn: Config): Keybox {
   // On the next tick, so whoever start() returns to hears the keys the box now trusts and the boot.
   hal.clock.after(0, function () {
     const keys = provision(hal, config, access, events);
-    events.emit("boot", latch.state(), { version: FIRMWARE_VERSION, keys: keys });
+    const tables = loadTables({ flash: hal.flash, crc32: crc32, keyIds: access.keyIds() });
+    events.emit("boot", latch.state(), { version: FIRMWARE_VERSION, keys: keys, tables: tables.keys + (tables.base ? 1 : 0) });
     hal.log("keybox " + config.boxId + " v" + FIRMWARE_VERSION + " up, latch " + latch.state() + ", " + keys + " issuer key(s)");
   });
   return {

@@ -12,6 +12,9 @@ import { SimMotion } from "./hw/motion";
 import { SimSwitch } from "./hw/switch";
 import { SimPerson } from "./hw/person";
 import { Bg96Emulator } from "./modem/bg96-emulator";
+import { BASE_TABLE_FILE, keyTableFile, tableFile } from "../firmware/keytables";
+import { prepareBase, prepareKey } from "../firmware/crypto/ed25519";
+import { crc32 } from "./hw/system";
 import { SimBuzzer, SimLed, SimRandom, SimWatchdog, simAccel } from "./hw/system";
 
 export interface SimBoxOptions {
@@ -29,6 +32,11 @@ export interface SimBoxOptions {
   seed?: number;
   /** Bytes of simulated Storage. */
   flashCapacity?: number;
+  /**
+   * Install the verifier's comb tables for the base point and the provisioned
+   * keys, as the owner's host computes and uploads them at provisioning.
+   */
+  tables?: boolean;
   /** Model a board without native SHA-512 (nRF52832-class). */
   noSha512?: boolean;
   /** Where firmware log lines go (default: kept in box.logs only). */
@@ -85,6 +93,7 @@ export class SimBox {
     this.buzzer = new SimBuzzer({ clock });
     this.person = new SimPerson({ latch: this.latch, lid: this.lid, key: this.key });
     if (options.provisioning !== undefined) this.install(PROVISION_FILE, options.provisioning);
+    if (options.provisioning !== undefined && options.tables) this.installTables(JSON.parse(options.provisioning).keys);
     const onLog = options.onLog;
     this.hal = {
       clock,
@@ -150,9 +159,19 @@ export class SimBox {
     return this.boot();
   }
 
+  /** Computes and installs the comb tables for the base point and each { id, publicKey (hex) }. */
+  installTables(keys: Array<{ id: number; publicKey: string }>): void {
+    this.install(BASE_TABLE_FILE, tableFile(prepareBase(), crc32));
+    for (const k of keys) {
+      const t = prepareKey(new Uint8Array(Buffer.from(k.publicKey, "hex")));
+      if (!t) throw new Error("key " + k.id + " is not a valid Ed25519 public key");
+      this.install(keyTableFile(k.id), tableFile(t, crc32));
+    }
+  }
+
   /** Writes a whole file into Storage, as the owner's installer would over the console. */
-  install(name: string, text: string): void {
-    const bytes = new Uint8Array(Buffer.from(text, "latin1"));
+  install(name: string, content: string | Uint8Array): void {
+    const bytes = typeof content === "string" ? new Uint8Array(Buffer.from(content, "latin1")) : content;
     this.flash.erase(name);
     if (!this.flash.create(name, bytes.length) || !this.flash.writeAt(name, 0, bytes)) throw new Error("cannot install " + name);
   }

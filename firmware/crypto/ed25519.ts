@@ -9,7 +9,10 @@
  * - [S]B - [k]A uses fixed-base comb tables for B and for each trusted key
  *   (8 teeth, 255 points each): 31 doublings and at most 64 table additions,
  *   no per-verification precomputation. Only the final inversion remains.
- * - No allocation in the hot loops: all temporaries live at module level.
+ * - No allocation in the hot loops: all temporaries live at module level
+ *   (a table addition only makes three short-lived views of its entry).
+ * - Tables are best kept as Storage files read memory-mapped
+ *   (E.toArrayBuffer(Storage.read(name))): a few JsVars instead of ~1,000.
  *
  * Table byte format (prepareKey / prepareBase), 24516 bytes:
  *   0..3   "E2T" then 8 (the number of teeth)

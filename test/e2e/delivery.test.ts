@@ -157,7 +157,7 @@ describe("a delivery, end to end", () => {
     expect(r.reason).toBe("link_unencrypted");
     hangUp(box, r.phone);
     const s = present(box, undefined, MSG_STATE);
-    const state = s.all.find((x) => x.type === "state") as { state: { latch: string } };
+    const state = s.all.find((x) => x.type === "state") as unknown as { state: { latch: string } };
     expect(state.state.latch).toBe("locked");
     expect(box.latch.log.filter((d) => d.direction === "open")).toEqual([]);
     box.close();
@@ -175,6 +175,40 @@ describe("a delivery, end to end", () => {
     expect(r.reason).toBe("granted");
     box.run(3000);
     expect(box.firmware!.status().latch).toBe("locked");
+    box.close();
+  });
+});
+
+describe("with the verifier's tables installed at provisioning", () => {
+  function tabledBox(corruptKeyTable = false): SimBox {
+    const box = new SimBox({ config: { boxId: BOX }, provisioning: provisioning(), now: T0 + 3600, flashCapacity: 160 * 1024, tables: true });
+    if (corruptKeyTable) {
+      const file = box.flash.read("edK" + owner.id)!;
+      file[100] ^= 0xff;
+      box.install("edK" + owner.id, file);
+    }
+    box.boot();
+    box.run(30_000);
+    return box;
+  }
+
+  it("takes the fast path, as strict as ever: a good grant opens, a forged copy does not", () => {
+    const box = tabledBox();
+    expect(box.events.find((e) => e.type === "boot")!.d!.tables).toBe(2);
+    const g = grant({ grantId: "0000000000000f01" });
+    let r = present(box, malleate(grant({ grantId: "0000000000000f02" })));
+    expect(r.reason).toBe("bad_signature");
+    hangUp(box, r.phone);
+    box.run(5000);
+    r = present(box, g);
+    expect(r.reason).toBe("granted");
+    box.close();
+  });
+
+  it("ignores a torn or corrupted table file and verifies on the plain path", () => {
+    const box = tabledBox(true);
+    expect(box.events.find((e) => e.type === "boot")!.d!.tables).toBe(1);
+    expect(present(box, grant({ grantId: "0000000000000f03" })).reason).toBe("granted");
     box.close();
   });
 });

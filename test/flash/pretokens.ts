@@ -51,8 +51,9 @@ export function tokens(code: string): string[] {
   const out: string[] = [];
   for (const t of acorn.tokenizer(code, { ecmaVersion: 5 })) {
     const label = t.type.label;
-    if (label === "string") out.push("s:" + JSON.stringify(t.value));
-    else if (label === "num") out.push("n:" + String(t.value));
+    const value = (t as unknown as { value: unknown }).value;
+    if (label === "string") out.push("s:" + JSON.stringify(value));
+    else if (label === "num") out.push("n:" + String(value));
     else out.push(label + ":" + code.slice(t.start, t.end));
   }
   return out;
