@@ -48,6 +48,25 @@ describe("the flashed bundle", () => {
     expect(sb.hw.writes.filter((w) => (w.pin === "D19" || w.pin === "D20") && w.value === 1)).toEqual([]);
   });
 
+  it("turns Espruino's BLE console off and requires LE Secure Connections", () => {
+    const sb = createSandbox();
+    sb.run(code);
+    sb.hw.advance(10);
+    expect(sb.hw.nrf.services).not.toBeNull();
+    expect(sb.hw.nrf.serviceOptions.uart).toBe(false);
+    expect(sb.hw.nrf.security).toEqual(expect.objectContaining({ lesc: 1 }));
+  });
+
+  it("leaves the console on only when Storage's keybox.json asks for development mode", () => {
+    const sb = createSandbox((hw) => {
+      hw.files!["keybox.json"] = new Uint8Array(Buffer.from(JSON.stringify({ boxId: "KB-DEV0001", devMode: true })));
+    });
+    sb.run(code);
+    sb.hw.advance(10);
+    expect(sb.hw.nrf.serviceOptions.uart).toBe(true);
+    expect(sb.hw.nrf.advertising[sb.hw.nrf.advertising.length - 1].options.name).toContain("KB-DEV0001");
+  });
+
   it("reports an open latch when the bolt switch says retracted", () => {
     const sb = createSandbox((hw) => {
       hw.level["D34"] = 1;
@@ -90,6 +109,7 @@ describe("the gate itself", () => {
     ["Object.freeze", "var a = Object.freeze({});", /Object.freeze/],
     ["Array.prototype lookups", "function f() { return Array.prototype.slice.call(arguments); }", /Array.prototype.slice is undefined/],
     ["copyWithin", "var a = new Uint8Array(4); a.copyWithin(0, 1);", /copyWithin/],
+    ["a counted regular-expression quantifier", "var ok = /^[0-9a-f]{16}$/.test(s);", /\{n,m\} quantifier/],
     ["labelled continue", "outer: for (var i = 0; i < 2; i++) { continue outer; }", /labelled/],
     ["ES2015 syntax", "let x = 1;", /not ES5/],
     ["arrow functions", "var f = () => 1;", /not ES5/],

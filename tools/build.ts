@@ -1,6 +1,7 @@
 /**
  * The device build: TypeScript (tsconfig.device.json, ES5) -> one rollup
- * IIFE -> terser for ES5 -> the Espruino gate. Terser hoists function
+ * IIFE -> X.prototype aliased once per class (aliasPrototypes) -> terser for
+ * ES5 -> the Espruino gate. Terser hoists function
  * declarations and var declarations to the top of every scope, which is what
  * makes the output correct on an interpreter that hoists neither; the gate
  * then proves it on the syntax tree.
@@ -8,8 +9,9 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import * as acorn from "acorn";
 import { rollup } from "rollup";
-import { minify } from "terser";
+import { minify, MinifyOptions } from "terser";
 import { checkBundle, GateReport } from "./gate";
 import { measureJsVars } from "./jsvars";
 
@@ -58,19 +60,118 @@ export async function bundle(options: BundleOptions): Promise<string> {
     strict: false,
   });
   await build.close();
-  let code = (options.prelude || "") + out.output[0].code;
+  let code = aliasPrototypes((options.prelude || "") + out.output[0].code);
   if (options.minify !== false) {
-    const min = await minify(code, {
-      ecma: 5,
-      ie8: false,
-      compress: { hoist_funs: true, hoist_vars: true, passes: 2, keep_fargs: false, toplevel: false },
-      mangle: { toplevel: false },
-      format: { ascii_only: true },
-    });
+    const min = await minify(code, TERSER_OPTIONS);
     if (!min.code) throw new Error("terser produced nothing");
     code = min.code;
   }
   return code;
+}
+
+/**
+ * Terser for ES5 and an interpreter that hoists nothing: hoist_funs and
+ * hoist_vars are what make the output correct there (the gate checks it).
+ * No unsafe_* and no pure_getters: the firmware has getters, and float
+ * arithmetic in the crypto code must not be re-associated.
+ */
+export const TERSER_OPTIONS: MinifyOptions = {
+  ecma: 5,
+  ie8: false,
+  compress: { hoist_funs: true, hoist_vars: true, passes: 3, keep_fargs: false, toplevel: false },
+  mangle: { toplevel: false },
+  format: { ascii_only: true },
+};
+
+type AstNode = acorn.Node & { [k: string]: any };
+
+/**
+ * TypeScript's ES5 classes spell `X.prototype.m = function () {...}` once per
+ * method. Within a run of consecutive statements that only define methods
+ * (assignments of function expressions or literals to X.prototype.name, or
+ * Object.defineProperty(X.prototype, "name", {get/set/value: function or
+ * literal})), nothing runs that could rebind X or X.prototype, so
+ * `var X$p = X.prototype;` placed before the run, with every X.prototype in it
+ * read from X$p, is the same program; minified, `t.prototype.` becomes `e.`.
+ * Runs of one statement are left alone (the alias would not pay for itself).
+ */
+export function aliasPrototypes(code: string): string {
+  const ast = acorn.parse(code, { ecmaVersion: 5, sourceType: "script" }) as AstNode;
+  const used = new Set<string>();
+  const edits: { start: number; end: number; text: string }[] = [];
+  const visitAll = (n: AstNode, f: (n: AstNode) => void): void => {
+    if (!n || typeof n.type !== "string") return;
+    f(n);
+    for (const k of Object.keys(n)) {
+      const v = n[k];
+      if (Array.isArray(v)) v.forEach((c) => c && typeof c.type === "string" && visitAll(c, f));
+      else if (v && typeof v.type === "string") visitAll(v, f);
+    }
+  };
+  visitAll(ast, (n) => {
+    if (n.type === "Identifier") used.add(n.name);
+  });
+  const fresh = (base: string): string => {
+    let name = base + "$p", i = 0;
+    while (used.has(name)) name = base + "$p" + ++i;
+    used.add(name);
+    return name;
+  };
+  const isProto = (n: AstNode): string | undefined =>
+    n && n.type === "MemberExpression" && !n.computed && n.property.name === "prototype" && n.object.type === "Identifier"
+      ? (n.object.name as string)
+      : undefined;
+  const inert = (n: AstNode): boolean => n.type === "FunctionExpression" || (n.type === "Literal" && !(n as any).regex);
+  /** The class whose prototype the statement defines a member on, and the X.prototype node; undefined if it is anything else. */
+  const methodDef = (s: AstNode): { owner: string; proto: AstNode } | undefined => {
+    if (s.type !== "ExpressionStatement") return undefined;
+    const e = s.expression;
+    if (e.type === "AssignmentExpression" && e.operator === "=" && e.left.type === "MemberExpression" && !e.left.computed && inert(e.right)) {
+      const owner = isProto(e.left.object);
+      return owner ? { owner, proto: e.left.object } : undefined;
+    }
+    if (e.type === "CallExpression" && e.arguments.length === 3) {
+      const c = e.callee, [target, key, desc] = e.arguments as AstNode[];
+      const owner = isProto(target);
+      if (!owner || c.type !== "MemberExpression" || c.computed || c.object.type !== "Identifier" || c.object.name !== "Object" || c.property.name !== "defineProperty") return undefined;
+      if (key.type !== "Literal" || typeof key.value !== "string" || desc.type !== "ObjectExpression") return undefined;
+      const plain = (desc.properties as AstNode[]).every((p) => p.kind === "init" && !p.computed && inert(p.value));
+      return plain ? { owner, proto: target } : undefined;
+    }
+    return undefined;
+  };
+  const scanList = (body: AstNode[]): void => {
+    let i = 0;
+    while (i < body.length) {
+      const first = methodDef(body[i]);
+      if (!first) {
+        i++;
+        continue;
+      }
+      const run: AstNode[] = [first.proto];
+      let j = i + 1;
+      for (; j < body.length; j++) {
+        const d = methodDef(body[j]);
+        if (!d || d.owner !== first.owner) break;
+        run.push(d.proto);
+      }
+      if (run.length >= 2) {
+        const alias = fresh(first.owner);
+        edits.push({ start: body[i].start, end: body[i].start, text: "var " + alias + " = " + first.owner + ".prototype;\n" });
+        for (const p of run) edits.push({ start: p.start, end: p.end, text: alias });
+      }
+      i = j;
+    }
+  };
+  visitAll(ast, (n) => {
+    if (n.type === "Program") scanList(n.body);
+    else if (n.type === "BlockStatement") scanList(n.body);
+    else if (n.type === "SwitchCase") scanList(n.consequent);
+  });
+  edits.sort((a, b) => b.start - a.start || b.end - a.end);
+  let out = code;
+  for (const e of edits) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  return out;
 }
 
 export interface PinConfig {

@@ -1,7 +1,9 @@
 /**
  * npm run flash: uploads dist/keybox.js to the board with EspruinoTools (the
  * `espruino` package, driven through its Node API), written to Storage as
- * .bootcde so that it runs at every boot.
+ * .bootcde so that it runs at every boot. Storage receives it pretokenised by
+ * EspruinoTools (reserved words and operators as single bytes, ~17% smaller),
+ * and it is that size which must fit the board's Storage area.
  *
  * Offline by construction: the board description comes from tools/boards/,
  * module download, the online minifier and compiler are switched off, a
@@ -486,7 +488,7 @@ export function requiredModules(E: EspruinoGlobal, code: string): string[] {
 }
 
 /** The EspruinoTools settings this tool fixes, recorded in the manifest. */
-function toolsConfig(s: Settings, boardFile: string): { [k: string]: unknown } {
+function toolsConfig(s: Settings, boardFile: string, pretokenise: boolean): { [k: string]: unknown } {
   return {
     SAVE_ON_SEND: SAVE_ON_SEND[s.storageFile], // Storage file run at boot, not RAM
     LOAD_STORAGE_FILE: 1, // end with load(): restart and run it now
@@ -495,7 +497,11 @@ function toolsConfig(s: Settings, boardFile: string): { [k: string]: unknown } {
     MINIFICATION_LEVEL: "", // already minified by npm run build; "" also keeps the online Closure compiler out
     MODULE_MINIFICATION_LEVEL: "",
     COMPILATION: false, // the "compiled" keyword would call espruino.com's compiler
-    PRETOKENISE: 0, // Storage then holds exactly dist/keybox.js
+    // Storage holds dist/keybox.js pretokenised: reserved words and operators as one byte each.
+    // 1 = "auto": strings and integers are tokenised too only for a board version EspruinoTools
+    // knows, which storedForm() keeps unset: raw strings save nothing, and raw integers cost
+    // ~1.3 KB more than minified digits (a small int takes 2 bytes instead of 1).
+    PRETOKENISE: pretokenise ? 1 : 0,
     MODULE_URL: "", // no module downloads, ever
     BOARD_JSON_URL: path.dirname(boardFile), // a local directory: a board JSON lookup reads a file
     ENV_ON_CONNECT: false, // process.env is read by this tool, without the online board lookup
@@ -516,6 +522,10 @@ export interface Manifest {
   baud: number;
   storageFile: StorageFile;
   storageCapacity: number;
+  /** Bytes the file occupies in Storage: the pretokenised bundle. */
+  storedBytes: number;
+  storedSha256: string;
+  pretokenised: boolean;
   bundle: string;
   bundleBytes: number;
   bundleSha256: string;
@@ -562,12 +572,9 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
     throw new FlashError(`board file ${rel(s.boardFile)}: firmware ${board.info.binary_version} has no Storage (1v96 or later needed)`);
   const capacity = board.chip.saved_code.page_size * board.chip.saved_code.pages;
   const bytes = Buffer.byteLength(code, "utf8");
-  // A Storage file costs its 32-byte header plus the data rounded up to words.
-  if (bytes + 32 > capacity)
-    throw new FlashError(`bundle is ${bytes} bytes; the ${s.board} Storage area holds ${capacity} bytes in all`);
 
   const { E, log } = await loadTools(s.verbose);
-  const cfg = toolsConfig(s, s.boardFile);
+  const cfg = toolsConfig(s, s.boardFile, canPretokenise(version));
   for (const k of Object.keys(cfg)) E.Config[k] = cfg[k];
   // The board description, exactly as EspruinoTools' --board FILE loads it.
   const env = E.Core.Env.getData();
@@ -580,6 +587,14 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
     throw new FlashError(
       `the bundle requires ${missing.map((m) => JSON.stringify(m)).join(", ")}, not built into the ${s.board} firmware ` +
         `(built in: ${board.info.builtin_modules.join(", ")}). Bundle such code into dist/keybox.js; nothing is downloaded.`,
+    );
+
+  // What Storage will hold: EspruinoTools' own pretokeniser, the same call its transform makes.
+  const stored = storedForm(E, code);
+  // A Storage file costs its 32-byte header plus the data rounded up to words.
+  if (stored.length + 32 > capacity)
+    throw new FlashError(
+      `bundle is ${bytes} bytes (${stored.length} pretokenised); the ${s.board} Storage area holds ${capacity} bytes in all`,
     );
 
   log.errors.length = 0;
@@ -601,6 +616,9 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
     baud: s.baud,
     storageFile: s.storageFile,
     storageCapacity: capacity,
+    storedBytes: stored.length,
+    storedSha256: crypto.createHash("sha256").update(stored, "latin1").digest("hex"),
+    pretokenised: stored !== code,
     bundle: rel(s.bundle),
     bundleBytes: bytes,
     bundleSha256: crypto.createHash("sha256").update(code, "utf8").digest("hex"),
@@ -613,6 +631,21 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
     espruinoConfig: cfg,
   };
   return { payload, manifest, E, log };
+}
+
+/** Keyword tokens in code loaded from Storage: read by every 2v firmware (we require 2v00 or later). */
+export function canPretokenise(v: [number, number]): boolean {
+  return v[0] >= 2;
+}
+
+/** The bundle as it will sit in Storage (one char per byte): pretokenised when the config says so. */
+export function storedForm(E: EspruinoGlobal, code: string): string {
+  if (!E.Config.PRETOKENISE) return code;
+  // Keywords only (see toolsConfig): the tokeniser picks raw strings/integers from this version.
+  delete (E.Core.Env as unknown as { getBoardData(): { VERSION?: string } }).getBoardData().VERSION;
+  const tok = (E as unknown as { Plugins: { Pretokenise?: { tokenise(c: string): string } } }).Plugins.Pretokenise;
+  if (!tok) throw new FlashError("EspruinoTools has no pretokeniser (acorn missing?)", 1);
+  return tok.tokenise(code);
 }
 
 /**
@@ -723,6 +756,8 @@ export async function upload(s: Settings, p: Prepared): Promise<string> {
       throw new FlashError(`the board on ${port} is ${env.BOARD}, the config targets ${s.board}: use --board ${env.BOARD} or --force`, 1);
     const v = parseVersion(env.VERSION);
     if (!v || (v[0] < 2 && v[1] < 96)) throw new FlashError(`firmware ${env.VERSION} on the board has no Storage: update Espruino first`, 1);
+    if (p.manifest.pretokenised && !canPretokenise(v))
+      throw new FlashError(`firmware ${env.VERSION} on the board cannot read pretokenised code: update Espruino first`, 1);
     if (typeof env.MODULES === "string") {
       const have = env.MODULES.split(",");
       const lacking = requiredModules(E, fs.readFileSync(s.bundle, "utf8")).filter((m) => have.indexOf(m) < 0);
@@ -785,7 +820,9 @@ export async function main(argv: string[]): Promise<number> {
   const what = `${m.payload} (${m.payloadBytes} bytes: reset(), ${m.storageWrites} Storage writes of ${m.storageFile}, load()) for ${m.board}, firmware ${m.firmware}`;
   if (s.dryRun) {
     process.stdout.write(`flash: dry run, no device touched. Upload payload: ${what}\n`);
-    process.stdout.write(`flash: bundle ${m.bundle} ${m.bundleBytes} bytes of ${m.storageCapacity} in Storage; manifest ${rel(s.manifestFile)}\n`);
+    process.stdout.write(
+      `flash: bundle ${m.bundle} ${m.bundleBytes} bytes, ${m.storedBytes} in Storage${m.pretokenised ? " (pretokenised)" : ""} of ${m.storageCapacity}; manifest ${rel(s.manifestFile)}\n`,
+    );
   } else {
     process.stdout.write(`flash: uploading ${m.bundle} (${m.bundleBytes} bytes) to ${m.board} on ${s.port} via ${s.transport}\n`);
     await upload(s, p);

@@ -2,7 +2,7 @@
  * The Espruino gate: static checks that the flashed bundle only uses what
  * the interpreter has (../shared/espruino.md, plus what the Linux build of
  * 2v29 showed: built-in prototype methods cannot be looked up through
- * X.prototype). It parses as ES5, names no missing built-in, and is shaped
+ * X.prototype, and regular expressions have no {n,m} quantifier). It parses as ES5, names no missing built-in, and is shaped
  * for an interpreter that hoists nothing: in every scope, function
  * declarations and bare `var x;` come before any other statement, and
  * neither appears anywhere else.
@@ -66,6 +66,10 @@ export function checkBundle(code: string): GateReport {
         if (NO_PROTOTYPE_LOOKUP.indexOf(owner) >= 0 || (owner === "Object" && OBJECT_PROTOTYPE_OK.indexOf(prop) < 0))
           errors.push(owner + ".prototype." + prop + " is undefined on Espruino" + at(node));
       }
+    },
+    Literal(node: Node) {
+      // Measured on 2v29: /^a{2}$/.test("aa") is false. Counted quantifiers silently never match.
+      if (node.regex && /\{\d+(,\d*)?\}/.test(node.regex.pattern)) errors.push("regular expression /" + node.regex.pattern + "/ uses a {n,m} quantifier, which Espruino does not support" + at(node));
     },
     LabeledStatement(node: Node) {
       errors.push("labelled statement (Espruino cannot break/continue to labels)" + at(node));

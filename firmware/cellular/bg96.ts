@@ -174,7 +174,7 @@ export function parseCereg(line: string): { stat: number; act: number } | undefi
 
 /** "2026/01/31,12:00:05+04,0" (QLTS) or "26/01/31,12:00:05+04" (CCLK) to Unix seconds. */
 export function parseModemTime(text: string, local: boolean): number | undefined {
-  const m = /^(\d{2}|\d{4})\/(\d{2})\/(\d{2}),(\d{2}):(\d{2}):(\d{2})([+-]\d{1,2})?/.exec(text);
+  const m = /^(\d\d\d\d|\d\d)\/(\d\d)\/(\d\d),(\d\d):(\d\d):(\d\d)([+-]\d\d?)?/.exec(text);
   if (!m) return undefined;
   let y = parseInt(m[1], 10);
   if (y < 100) y += y < 70 ? 2000 : 1900;
@@ -396,7 +396,7 @@ export class Bg96 {
 
   /** Opens a TCP connection, bringing the modem up as far as needed. cb runs once, never synchronously. */
   connect(host: string, port: number, cb: (err: string | undefined, socket?: ByteSocket) => void): void {
-    if (typeof host !== "string" || !/^[A-Za-z0-9.:-]{1,150}$/.test(host)) return this.later(() => cb("bad_host"));
+    if (typeof host !== "string" || host.length < 1 || host.length > 150 || !/^[A-Za-z0-9.:-]+$/.test(host)) return this.later(() => cb("bad_host"));
     if (typeof port !== "number" || !(port >= 1 && port <= 65535) || Math.floor(port) !== port) return this.later(() => cb("bad_port"));
     this.up(3, (err) => {
       if (err) return cb(err);

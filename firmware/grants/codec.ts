@@ -68,8 +68,13 @@ export function isBoxId(s: string): boolean {
   return typeof s === "string" && s.length >= 1 && s.length <= 16 && /^[A-Za-z0-9._-]+$/.test(s);
 }
 
+/** 16 lowercase hex digits. (Espruino's regular expressions have no {n} quantifier: the length is checked apart.) */
+export function isHex16(s: string): boolean {
+  return typeof s === "string" && s.length === 16 && /^[0-9a-f]+$/.test(s);
+}
+
 export function isGrantId(s: string): boolean {
-  return typeof s === "string" && /^[0-9a-f]{16}$/.test(s) && s !== "0000000000000000";
+  return isHex16(s) && s !== "0000000000000000";
 }
 
 function isInt(v: number, lo: number, hi: number): boolean {

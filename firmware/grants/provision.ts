@@ -34,7 +34,7 @@ export function parseProvisioning(json: unknown): Provisioning | string {
     var id = e.id;
     if (typeof id !== "number" || Math.floor(id) !== id || id < 1 || id > 65535 || seen[id]) return "provision_key_id";
     var hex = e.publicKey;
-    if (typeof hex !== "string" || !/^[0-9a-fA-F]{64}$/.test(hex)) return "provision_public_key";
+    if (typeof hex !== "string" || hex.length !== 64 || !/^[0-9a-fA-F]+$/.test(hex)) return "provision_public_key";
     var pk = new Uint8Array(32);
     for (var j = 0; j < 32; j++) pk[j] = parseInt(hex.substr(j * 2, 2), 16);
     seen[id] = true;

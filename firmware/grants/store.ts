@@ -2,7 +2,7 @@ import { isBytes, isList } from "../store/bytes";
 import { Flash } from "../../hal";
 import { Journal } from "../store/journal";
 import { Crc32 } from "../store/crc32";
-import { hexOf, putHex } from "./codec";
+import { hexOf, isHex16, putHex } from "./codec";
 import { GrantState } from "./decide";
 
 /*
@@ -124,7 +124,7 @@ export class GrantStore implements GrantState {
 
   /** Revokes a grant id until a time (its not-after). */
   revokeGrant(grantId: string, until: number, now?: number): string | undefined {
-    if (!/^[0-9a-f]{16}$/.test(grantId) || !(until >= 0 && until <= 0xffffffff)) return "revocation_invalid";
+    if (!isHex16(grantId) || !(until >= 0 && until <= 0xffffffff)) return "revocation_invalid";
     until = Math.floor(until);
     if (this.revG.hasOwnProperty(grantId) && this.revG[grantId] >= until) return undefined;
     if (!this.revG.hasOwnProperty(grantId) && this.nRevG >= MAX_GRANT_REVOCATIONS) {
@@ -147,7 +147,7 @@ export class GrantStore implements GrantState {
 
   /** Records that grantId has now spent n uses. Durable when it returns undefined. */
   recordUse(grantId: string, n: number, expires: number, now?: number): string | undefined {
-    if (!/^[0-9a-f]{16}$/.test(grantId) || !(n >= 1 && n <= 255)) return "use_invalid";
+    if (!isHex16(grantId) || !(n >= 1 && n <= 255)) return "use_invalid";
     if (!this.uses.hasOwnProperty(grantId) && this.nUses >= MAX_USE_COUNTERS) {
       this.compact(now);
       if (this.nUses >= MAX_USE_COUNTERS) return "store_full";

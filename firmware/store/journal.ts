@@ -70,7 +70,7 @@ export class Journal {
   constructor(options: JournalOptions) {
     var o = options;
     if (!o || !o.flash || typeof o.crc32 !== "function") throw new Error("journal_options");
-    if (typeof o.prefix !== "string" || !/^[A-Za-z0-9_-]{1,16}$/.test(o.prefix)) throw new Error("journal_prefix");
+    if (typeof o.prefix !== "string" || o.prefix.length < 1 || o.prefix.length > 16 || !/^[A-Za-z0-9_-]+$/.test(o.prefix)) throw new Error("journal_prefix");
     if (!isInt(o.segmentBytes, 64, 65535) || !isInt(o.maxSegments, 1, 255)) throw new Error("journal_size");
     this.o = o;
     this.open();

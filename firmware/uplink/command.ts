@@ -1,4 +1,5 @@
 import { utf8Encode } from "../mqtt/codec";
+import { isHex16 } from "../grants/codec";
 import { TimeState } from "../time/wallclock";
 import { RecordLog } from "./outbox";
 
@@ -50,7 +51,7 @@ export function encodeCommandBody(c: Command): Uint8Array | string {
   const box = utf8Encode(c.boxId);
   if (box.length < 1 || box.length > 16 || box.length !== c.boxId.length) return "cmd_box_len";
   if (!(c.keyId >= 1 && c.keyId <= 65535) || c.keyId % 1) return "cmd_key";
-  if (!/^[0-9a-f]{16}$/.test(c.id)) return "cmd_id";
+  if (!isHex16(c.id)) return "cmd_id";
   if (!(c.expiry >= 0 && c.expiry <= 0xffffffff)) return "cmd_expiry";
   if (c.arg.length > MAX_ARG) return "cmd_arg";
   const n = box.length;
