@@ -6,7 +6,7 @@ describe("the box on the simulator", () => {
     const fw = box.boot();
     expect(fw.status()).toEqual(expect.objectContaining({ boxId: "KB-TEST01", latch: "locked", lidClosed: true, keyPresent: true }));
     box.run(0);
-    expect(box.events.find((e) => e.type === "boot")).toEqual(expect.objectContaining({ reason: "locked", d: { version: fw.status().version, keys: 0 } }));
+    expect(box.events.find((e) => e.type === "boot")).toEqual(expect.objectContaining({ reason: "locked", d: { version: fw.status().version, keys: 0, tables: 0 } }));
     expect(box.ble.advertisement!.name).toContain("KB-TEST01");
     expect(box.ble.consoleExposed).toBe(false);
     box.run(10_100);
