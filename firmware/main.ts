@@ -20,6 +20,7 @@ import { Bg96 } from "./cellular/bg96";
 import { openUplink, openWallClock } from "./uplink/wire";
 import { NetworkTimeSync } from "./time/netsync";
 import { loadTables } from "./keytables";
+import { LinkSchedule } from "./uplink/schedule";
 
 export interface Status {
   boxId: string;
@@ -195,7 +196,29 @@ export function start(hal: Hal, builtIn: Config): Keybox {
     telemetryMs: config.telemetryMs,
     log: hal.log,
   });
-  if (broker) uplink.start();
+  const schedule = broker
+    ? new LinkSchedule({
+        clock: hal.clock,
+        events: events,
+        link: {
+          start: function () {
+            uplink.start();
+          },
+          stop: function () {
+            uplink.stop();
+          },
+          pending: function () {
+            return uplink.outbox.size;
+          },
+          up: function () {
+            return uplink.client.up;
+          },
+          sleep: function () {
+            cell.sleep();
+          },
+        },
+      })
+    : undefined;
 
 
   // On the next tick, so whoever start() returns to hears the keys the box now trusts and the boot.
@@ -222,6 +245,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
       };
     },
     close: function () {
+      if (schedule) schedule.close();
       uplink.close();
       netTime.close();
       cell.close();

@@ -142,8 +142,14 @@ async function main(): Promise<void> {
     if (!name) out = "";
     else if (name === "quit" || name === "exit") return void rl.close();
     else if (name === "help")
-      out = POKE_HELP + "\npower cut|on                   cut the power, or restore it (the box reboots)\nbox                            the firmware's own status\nevents                         every event so far\nquit";
-    else if (name === "box") out = JSON.stringify(box.firmware ? box.firmware.status() : "powered off");
+      out = POKE_HELP + "\ncoverage none|home             the modem loses or finds the network\npower cut|on                   cut the power, or restore it (the box reboots)\nbox                            the firmware's own status\nevents                         every event so far\nquit";
+    else if (name === "coverage") {
+      if (arg !== "none" && arg !== "home" && arg !== "roaming" && arg !== "denied") out = "coverage none|home|roaming|denied";
+      else {
+        box.cellular.setCoverage(arg);
+        out = "cellular coverage: " + arg;
+      }
+    } else if (name === "box") out = JSON.stringify(box.firmware ? box.firmware.status() : "powered off");
     else if (name === "events") out = box.events.map(formatEvent).join("\n");
     else if (name === "power") {
       if (arg === "cut") {
