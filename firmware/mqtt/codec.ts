@@ -8,7 +8,8 @@
  * type in the high nibble; flags in the low nibble: for PUBLISH dup<<3 |
  * qos<<1 | retain, 0b0010 for SUBSCRIBE/UNSUBSCRIBE, 0 for every other
  * type here), then the remaining length as a base-128 varint of 1 to 4 bytes
- * (low 7 bits first, bit 7 = more), then the variable header and payload.
+ * in its shortest form (low 7 bits first, bit 7 = more), then the variable
+ * header and payload.
  * Integers are big-endian u16; strings are a u16 byte length then UTF-8;
  * binary fields (password, will payload) are a u16 length then bytes; a
  * PUBLISH payload is whatever is left of the remaining length. CONNECT:
@@ -570,6 +571,8 @@ export class Parser {
         if (i - pos > 4) return this.fail(E_LENGTH);
         break;
       }
+      // A longer-than-needed length (a final 0 digit) is refused: one encoding per packet.
+      if (i - pos > 2 && b[i - 1] === 0) return this.fail(E_LENGTH);
       if (i - pos + rem > this.max) return this.fail(E_TOO_BIG);
       if (this.len - i < rem) break;
       const p = decodeBody(b[pos], b, i, i + rem);

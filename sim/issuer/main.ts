@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
-import { existsSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
+import { join } from "path";
 import { randomBytes } from "crypto";
 import nacl from "tweetnacl";
 import {
@@ -17,6 +18,9 @@ import {
 } from "../../firmware/grants/codec";
 import { decodeRevocation, encodeRevocation, revocationBody, revocationMessage, RevocationFields } from "../../firmware/grants/revocation";
 import { parseProvisioning, PROVISION_FORMAT } from "../../firmware/grants/provision";
+import { BASE_TABLE_FILE, keyTableFile, tableFile } from "../../firmware/keytables";
+import { prepareBase, prepareKey, TABLE_BYTES } from "../../firmware/crypto/ed25519";
+import { crc32 } from "../hw/system";
 import { iso, KEY_FORMAT, KeyFile, parseDuration, parseTime, PUB_FORMAT, readBlob, readKeyFile, readText, strictVerify, UsageError } from "./files";
 
 export interface IssuerIo {
@@ -43,6 +47,8 @@ const USAGE = `keybox-issuer: the owner's tool for Keybox access grants (signs w
   explain   GRANT-OR-REVOCATION [--key FILE ...] [--provision FILE] [--json]
             decodes a file or base64 string and checks its signature against the given keys
             (exit 0 valid, 1 signature does not verify, 2 malformed)
+  tables    --provision FILE --out DIR [--force]
+            the verifier's precomputed tables (edB, edK<id>) to upload to the box's Storage
 
 Bad input exits with code 2 and a one-line message.`;
 
@@ -101,8 +107,10 @@ export function run(argv: string[], io: IssuerIo): number {
         return revoke(v, io, now);
       case "explain":
         return explain(v, positionals.slice(1), io);
+      case "tables":
+        return tables(v, io);
       default:
-        throw new UsageError(`unknown command "${cmd}" (keygen, provision, mint, revoke, explain; --help)`);
+        throw new UsageError(`unknown command "${cmd}" (keygen, provision, mint, revoke, explain, tables; --help)`);
     }
   } catch (e) {
     if (e instanceof UsageError) {
@@ -191,6 +199,40 @@ function provision(v: Values, io: IssuerIo): number {
     write(v.out, text, !!v.force);
     io.out(`provisioning for ${box} with key ids ${[...ids].join(", ")} written to ${v.out}`);
   } else io.out(text.trimEnd());
+  return 0;
+}
+
+/**
+ * The verifier's comb tables for a provisioning file: edB for the base point
+ * and edK<id> for each key, each with its CRC, to upload to the box's
+ * Storage beside keybox.prov (the board would take minutes per table).
+ */
+function tables(v: Values, io: IssuerIo): number {
+  const file = v.provision;
+  if (!file) throw new UsageError("tables needs --provision FILE (from the provision command) and --out DIR");
+  const dir = v.out;
+  if (!dir) throw new UsageError("tables needs --out DIR");
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new UsageError(`cannot read ${file}: ${(e as Error).message.split("\n")[0]}`);
+  }
+  const p = parseProvisioning(doc);
+  if (typeof p === "string") throw new UsageError(`${file}: ${p}`);
+  mkdirSync(dir, { recursive: true });
+  const names: string[] = [];
+  const put = (name: string, table: Uint8Array) => {
+    write(join(dir, name), tableFile(table, crc32), !!v.force);
+    names.push(name);
+  };
+  put(BASE_TABLE_FILE, prepareBase());
+  for (const k of p.keys) {
+    const t = prepareKey(k.publicKey);
+    if (!t) throw new UsageError(`key ${k.id} is not a valid Ed25519 public key`);
+    put(keyTableFile(k.id), t);
+  }
+  io.out(`tables for ${p.boxId} written to ${dir}: ${names.join(", ")} (${TABLE_BYTES + 4} bytes each)`);
   return 0;
 }
 
