@@ -12,6 +12,7 @@ import * as path from "path";
 import * as acorn from "acorn";
 import { rollup } from "rollup";
 import { minify, MinifyOptions } from "terser";
+import * as ts from "typescript";
 import { checkBundle, GateReport } from "./gate";
 import { measureJsVars } from "./jsvars";
 
@@ -45,6 +46,16 @@ export async function bundle(options: BundleOptions): Promise<string> {
   compileDevice();
   const input = path.join(DEVICE_OUT, options.entry.replace(/\.ts$/, ".js"));
   if (!fs.existsSync(input)) throw new Error("no compiled module for " + options.entry);
+  return bundleCompiled(input, options);
+}
+
+/**
+ * The firmware's pipeline from an ES5 module already compiled: rollup into
+ * one IIFE, X.prototype aliased, terser. Tests that bundle a part of the
+ * firmware use it with transpileDeviceTo, so they run the same pipeline
+ * without racing the whole build in build/.
+ */
+export async function bundleCompiled(input: string, options: { globalName?: string; prelude?: string; minify?: boolean } = {}): Promise<string> {
   const build = await rollup({
     input,
     onwarn(w) {
@@ -67,6 +78,24 @@ export async function bundle(options: BundleOptions): Promise<string> {
     code = min.code;
   }
   return code;
+}
+
+/** Transpiles firmware/ and hal/ (but not hal/espruino) to ES5 modules under dir, file by file, as the device build does. */
+export function transpileDeviceTo(dir: string): void {
+  const walk = (rel: string): string[] =>
+    fs.readdirSync(path.join(ROOT, rel), { withFileTypes: true }).flatMap((e) => {
+      const r = path.join(rel, e.name);
+      if (e.isDirectory()) return r === path.join("hal", "espruino") ? [] : walk(r);
+      return e.name.endsWith(".ts") && !e.name.endsWith(".d.ts") ? [r] : [];
+    });
+  for (const f of [...walk("firmware"), ...walk("hal")]) {
+    const js = ts.transpileModule(fs.readFileSync(path.join(ROOT, f), "utf8"), {
+      compilerOptions: { target: ts.ScriptTarget.ES5, module: ts.ModuleKind.ES2015, removeComments: true },
+    }).outputText;
+    const dest = path.join(dir, f.replace(/\.ts$/, ".js"));
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fs.writeFileSync(dest, js);
+  }
 }
 
 /**

@@ -9,54 +9,21 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { rollup } from "rollup";
-import { minify } from "terser";
-import * as ts from "typescript";
 import { checkBundle } from "../../tools/gate";
+import { bundleCompiled, transpileDeviceTo } from "../../tools/build";
 
-const ROOT = path.resolve(__dirname, "../..");
 let code = "";
 let own = "";
 let out = "";
 
-function tsFiles(dir: string): string[] {
-  const found: string[] = [];
-  for (const e of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
-    const rel = path.join(dir, e.name);
-    if (e.isDirectory() && rel !== path.join("hal", "espruino")) found.push(...tsFiles(rel));
-    else if (e.name.endsWith(".ts") && !e.name.endsWith(".d.ts")) found.push(rel);
-  }
-  return found;
-}
-
-/**
- * The device build's steps (tsconfig.device.json's ES5 output, a rollup IIFE,
- * terser for ES5) into a private directory, so this test never races the
- * whole-firmware build that test/gate.test.ts runs in build/.
- */
-async function bundleOne(entry: string, name: string): Promise<string> {
-  const build = await rollup({ input: path.join(out, entry.replace(/\.ts$/, ".js")), onwarn: () => undefined });
-  const gen = await build.generate({ format: "iife", name, esModule: false, generatedCode: "es5", strict: false });
-  await build.close();
-  const min = await minify(gen.output[0].code, {
-    ecma: 5,
-    compress: { hoist_funs: true, hoist_vars: true, passes: 2, keep_fargs: false, toplevel: false },
-    mangle: { toplevel: false },
-    format: { ascii_only: true },
-  });
-  return min.code as string;
+/** The firmware's own pipeline, into a private directory so this test never races the whole build in build/. */
+function bundleOne(entry: string, name: string): Promise<string> {
+  return bundleCompiled(path.join(out, entry.replace(/\.ts$/, ".js")), { globalName: name });
 }
 
 beforeAll(async () => {
   out = fs.mkdtempSync(path.join(os.tmpdir(), "keybox-ble-build-"));
-  for (const f of [...tsFiles("firmware"), ...tsFiles("hal")]) {
-    const js = ts.transpileModule(fs.readFileSync(path.join(ROOT, f), "utf8"), {
-      compilerOptions: { target: ts.ScriptTarget.ES5, module: ts.ModuleKind.ES2015, removeComments: true },
-    }).outputText;
-    const dest = path.join(out, f.replace(/\.ts$/, ".js"));
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.writeFileSync(dest, js);
-  }
+  transpileDeviceTo(out);
   const parts = [
     await bundleOne("firmware/ble/service.ts", "B"),
     await bundleOne("firmware/ble/framing.ts", "F"),

@@ -7,52 +7,23 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { rollup } from "rollup";
-import { minify } from "terser";
-import * as ts from "typescript";
 import { checkBundle } from "../../tools/gate";
+import { bundleCompiled, transpileDeviceTo } from "../../tools/build";
 import { createSandbox } from "../../tools/sandbox";
 import { SimFlash } from "../../sim/hw/flash";
 import { T0, testKey, mint } from "./helpers";
 
-const ROOT = path.resolve(__dirname, "../..");
 let out = "";
 let code = "";
 
-function tsFiles(dir: string): string[] {
-  const found: string[] = [];
-  for (const e of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
-    const rel = path.join(dir, e.name);
-    if (e.isDirectory() && rel !== path.join("hal", "espruino")) found.push(...tsFiles(rel));
-    else if (e.name.endsWith(".ts") && !e.name.endsWith(".d.ts")) found.push(rel);
-  }
-  return found;
-}
-
-async function bundleOne(entry: string, name: string): Promise<string> {
-  const build = await rollup({ input: path.join(out, entry.replace(/\.ts$/, ".js")), onwarn: () => undefined });
-  const gen = await build.generate({ format: "iife", name, esModule: false, generatedCode: "es5", strict: false });
-  await build.close();
-  const min = await minify(gen.output[0].code, {
-    ecma: 5,
-    compress: { hoist_funs: true, hoist_vars: true, passes: 2, keep_fargs: false, toplevel: false },
-    mangle: { toplevel: false },
-    format: { ascii_only: true },
-  });
-  return min.code as string;
+/** The firmware's own pipeline, into a private directory so this test never races the whole build in build/. */
+function bundleOne(entry: string, name: string): Promise<string> {
+  return bundleCompiled(path.join(out, entry.replace(/\.ts$/, ".js")), { globalName: name });
 }
 
 beforeAll(async () => {
   out = fs.mkdtempSync(path.join(os.tmpdir(), "keybox-grants-build-"));
-  const files = [...tsFiles("firmware/grants"), ...tsFiles("firmware/store"), ...tsFiles("firmware/crypto"), "firmware/events.ts"];
-  for (const f of [...files, ...tsFiles("hal")]) {
-    const js = ts.transpileModule(fs.readFileSync(path.join(ROOT, f), "utf8"), {
-      compilerOptions: { target: ts.ScriptTarget.ES5, module: ts.ModuleKind.ES2015, removeComments: true },
-    }).outputText;
-    const dest = path.join(out, f.replace(/\.ts$/, ".js"));
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.writeFileSync(dest, js);
-  }
+  transpileDeviceTo(out);
   code = [
     await bundleOne("firmware/grants/access.ts", "AC"),
     await bundleOne("firmware/events.ts", "EV"),

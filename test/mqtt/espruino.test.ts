@@ -1,22 +1,15 @@
-import { execFileSync, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { rollup } from "rollup";
-import { minify } from "terser";
 import { checkBundle } from "../../tools/gate";
+import { bundleCompiled, transpileDeviceTo } from "../../tools/build";
 
-const ROOT = path.resolve(__dirname, "../..");
 const bin = process.env.ESPRUINO_BIN;
 
-/** The uplink stack (codec, client, outbox, commands, wall clock) as one ES5 bundle, built the way tools/build.ts builds the firmware. */
+/** The uplink stack (codec, client, outbox, commands, wall clock) as one ES5 bundle, through the firmware's own pipeline. */
 async function bundleUplink(dir: string): Promise<string> {
-  const tsc = path.join(ROOT, "node_modules", "typescript", "bin", "tsc");
-  const files = ["firmware/uplink/wire.ts", "firmware/mqtt/codec.ts"].map((f) => path.join(ROOT, f));
-  // the device compiler settings, limited to the uplink's modules
-  const config = path.join(dir, "tsconfig.json");
-  fs.writeFileSync(config, JSON.stringify({ extends: path.join(ROOT, "tsconfig.device.json"), compilerOptions: { outDir: dir, rootDir: ROOT }, files, include: [] }));
-  execFileSync(process.execPath, [tsc, "-p", config], { cwd: ROOT });
+  transpileDeviceTo(dir);
   const entry = path.join(dir, "entry.js");
   fs.writeFileSync(
     entry,
@@ -27,16 +20,7 @@ async function bundleUplink(dir: string): Promise<string> {
       'export { openUplink, openWallClock } from "./firmware/uplink/wire.js";',
     ].join("\n"),
   );
-  const build = await rollup({ input: entry });
-  const out = await build.generate({ format: "iife", name: "K", esModule: false, generatedCode: "es5", strict: false });
-  await build.close();
-  const min = await minify(out.output[0].code, {
-    ecma: 5,
-    compress: { hoist_funs: true, hoist_vars: true, passes: 2, keep_fargs: false, toplevel: false },
-    mangle: { toplevel: false },
-    format: { ascii_only: true },
-  });
-  return min.code as string;
+  return bundleCompiled(entry, { globalName: "K" });
 }
 
 (bin ? describe : describe.skip)("the uplink stack on the Espruino interpreter (ESPRUINO_BIN)", () => {
