@@ -23,6 +23,8 @@ export interface Config {
   apn: string;
   /** Period of the telemetry report while the link is up. */
   telemetryMs: number;
+  /** The modem's duty cycle (firmware/uplink/schedule.ts): idle time before it sleeps, command poll, batching. */
+  link: { idleMs: number; pollMs: number; batchMs: number };
 }
 
 export const FIRMWARE_VERSION = "0.2.0";
@@ -39,6 +41,7 @@ export interface ConfigInput {
   broker?: { host: string; port: number };
   apn?: string;
   telemetryMs?: number;
+  link?: Partial<Config["link"]>;
 }
 
 export function withDefaults(partial: ConfigInput): Config {
@@ -51,6 +54,15 @@ export function withDefaults(partial: ConfigInput): Config {
     broker: partial.broker,
     apn: partial.apn === undefined ? "" : partial.apn,
     telemetryMs: partial.telemetryMs === undefined ? 900000 : partial.telemetryMs,
+    link: linkDefaults(partial.link || {}),
+  };
+}
+
+function linkDefaults(p: Partial<Config["link"]>): Config["link"] {
+  return {
+    idleMs: p.idleMs === undefined ? 60000 : p.idleMs,
+    pollMs: p.pollMs === undefined ? 900000 : p.pollMs,
+    batchMs: p.batchMs === undefined ? 300000 : p.batchMs,
   };
 }
 
@@ -63,5 +75,7 @@ export function checkConfig(c: Config): string | undefined {
     if (!b || typeof b.host !== "string" || !b.host.length || typeof b.port !== "number" || !(b.port >= 1 && b.port <= 65535)) return "config_broker";
   }
   if (typeof c.telemetryMs !== "number" || !(c.telemetryMs >= 10000)) return "config_telemetry";
+  const l = c.link;
+  if (!l || !(l.idleMs >= 1000) || !(l.pollMs >= 10000) || !(l.batchMs >= 0)) return "config_link";
   return checkLatchConfig(c.latch);
 }

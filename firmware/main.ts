@@ -200,6 +200,9 @@ export function start(hal: Hal, builtIn: Config): Keybox {
     ? new LinkSchedule({
         clock: hal.clock,
         events: events,
+        idleMs: config.link.idleMs,
+        pollMs: config.link.pollMs,
+        batchMs: config.link.batchMs,
         link: {
           start: function () {
             uplink.start();

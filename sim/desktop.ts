@@ -82,7 +82,10 @@ async function main(): Promise<void> {
   }
 
   const box = new SimBox({
-    config: { boxId, devMode: values.dev },
+    // A person at the desktop expects the owner's commands to arrive while they watch: the modem
+    // stays up for ten idle minutes and polls every 30 s, where a box in the field sleeps after one
+    // minute and polls every 15.
+    config: { boxId, devMode: values.dev, link: { idleMs: 600000, pollMs: 30000, batchMs: 5000 } },
     provisioning: provText,
     broker,
     now: Date.now() / 1000,
