@@ -80,12 +80,12 @@ export async function bundleCompiled(input: string, options: { globalName?: stri
   return code;
 }
 
-/** Transpiles firmware/ and hal/ (but not hal/espruino) to ES5 modules under dir, file by file, as the device build does. */
+/** Transpiles firmware/ and hal/ to ES5 modules under dir, file by file, as the device build does. */
 export function transpileDeviceTo(dir: string): void {
   const walk = (rel: string): string[] =>
     fs.readdirSync(path.join(ROOT, rel), { withFileTypes: true }).flatMap((e) => {
       const r = path.join(rel, e.name);
-      if (e.isDirectory()) return r === path.join("hal", "espruino") ? [] : walk(r);
+      if (e.isDirectory()) return walk(r);
       return e.name.endsWith(".ts") && !e.name.endsWith(".d.ts") ? [r] : [];
     });
   for (const f of [...walk("firmware"), ...walk("hal")]) {
@@ -107,7 +107,10 @@ export function transpileDeviceTo(dir: string): void {
 export const TERSER_OPTIONS: MinifyOptions = {
   ecma: 5,
   ie8: false,
-  compress: { hoist_funs: true, hoist_vars: true, passes: 3, keep_fargs: false, toplevel: false },
+  // lhs_constants: with it (and sequences) on, the bundle's unlock path went wrong in the 2v29
+  // interpreter (test/e2e/bundle.test.ts with ESPRUINO_BIN caught it; turning either off fixed it,
+  // and sequences off makes terser leave bare vars after code). The construct is not isolated yet.
+  compress: { hoist_funs: true, hoist_vars: true, passes: 3, keep_fargs: false, toplevel: false, lhs_constants: false },
   mangle: { toplevel: false },
   format: { ascii_only: true },
 };

@@ -2,7 +2,8 @@
  * The Espruino gate: static checks that the flashed bundle only uses what
  * the interpreter has (../shared/espruino.md, plus what the Linux build of
  * 2v29 showed: built-in prototype methods cannot be looked up through
- * X.prototype, and regular expressions have no {n,m} quantifier). It parses as ES5, names no missing built-in, and is shaped
+ * X.prototype (assigning one works), and regular expressions have no {n,m}
+ * quantifier). It parses as ES5, names no missing built-in, and is shaped
  * for an interpreter that hoists nothing: in every scope, function
  * declarations and bare `var x;` come before any other statement, and
  * neither appears anywhere else.
@@ -52,8 +53,11 @@ export function checkBundle(code: string): GateReport {
       if (!isReference(node, parent)) return;
       if (MISSING_GLOBALS.indexOf(node.name) >= 0 && isFree(node.name)) errors.push("uses " + node.name + ", which Espruino lacks" + at(node));
     },
-    MemberExpression(node: Node) {
+    MemberExpression(node: Node, _state: unknown, ancestors: Node[]) {
       if (node.computed) return;
+      const parent = ancestors[ancestors.length - 2];
+      // Assigning X.prototype.m works on Espruino (hal/espruino/lang.ts relies on it); reading it does not.
+      const assigned = parent && parent.type === "AssignmentExpression" && parent.left === node;
       const prop = node.property.name as string;
       const obj = node.object as Node;
       if (obj.type === "Identifier" && isFree(obj.name)) {
@@ -61,7 +65,7 @@ export function checkBundle(code: string): GateReport {
         if (statics && statics.indexOf(prop) >= 0) errors.push("uses " + obj.name + "." + prop + ", which Espruino lacks" + at(node));
       }
       if (MISSING_METHODS.indexOf(prop) >= 0) errors.push("uses ." + prop + ", which Espruino lacks" + at(node));
-      if (obj.type === "MemberExpression" && !obj.computed && obj.property.name === "prototype" && obj.object.type === "Identifier" && isFree(obj.object.name)) {
+      if (!assigned && obj.type === "MemberExpression" && !obj.computed && obj.property.name === "prototype" && obj.object.type === "Identifier" && isFree(obj.object.name)) {
         const owner = obj.object.name as string;
         if (NO_PROTOTYPE_LOOKUP.indexOf(owner) >= 0 || (owner === "Object" && OBJECT_PROTOTYPE_OK.indexOf(prop) < 0))
           errors.push(owner + ".prototype." + prop + " is undefined on Espruino" + at(node));

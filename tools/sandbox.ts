@@ -1,7 +1,8 @@
 /**
  * Boots a bundle in a Node vm context that offers only Espruino's globals:
- * the ECMAScript built-ins minus those Espruino lacks, plus the fake device
- * world of espruino-fake.js. The firmware runs on the fake's virtual timers.
+ * the ECMAScript built-ins minus those Espruino lacks, with a typed array's
+ * slice() returning a plain Array as Espruino 2v29's does, plus the fake
+ * device world of espruino-fake.js. The firmware runs on the fake's virtual timers.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -16,6 +17,7 @@ const REMOVE = `
 delete Array.from; delete Array.of; delete Object.getPrototypeOf(Uint8Array).from; delete Object.getPrototypeOf(Uint8Array).of;
 delete Math.imul; delete Number.isInteger; delete Object.freeze; delete Promise.race; delete Error.captureStackTrace;
 delete ArrayBuffer.prototype.slice; delete Object.getPrototypeOf(Uint8Array.prototype).copyWithin;
+Object.getPrototypeOf(Uint8Array.prototype).slice = function (a, b) { return Array.prototype.slice.call(this, a, b); };
 `;
 
 export interface FakeHw {
@@ -44,6 +46,9 @@ export function createSandbox(before?: (hw: FakeHw) => void): Sandbox {
   const context = vm.createContext({
     console: { log: (...a: unknown[]) => logs.push(a.map(String).join(" ")) },
     print: (...a: unknown[]) => logs.push(a.map(String).join(" ")),
+    // Espruino has btoa/atob over binary strings, as browsers do.
+    atob: (s: string) => Buffer.from(String(s), "base64").toString("latin1"),
+    btoa: (s: string) => Buffer.from(String(s), "latin1").toString("base64"),
     process: { memory: () => ({ usage: 0, total: 12500 }), env: { VERSION: "sandbox", BOARD: "RAK5010" } },
     __host: {
       sha256: (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).digest()).buffer,

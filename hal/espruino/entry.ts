@@ -4,11 +4,13 @@
  * box's own identity, written at provisioning). A box that cannot start
  * stops its motor and says why on the console: it never unlocks.
  */
+import { fixBuiltins } from "./lang";
 import { createEspruinoHal } from "./index";
 import { pinMap } from "./pins";
 import { start } from "../../firmware/main";
 import { withDefaults } from "../../firmware/config";
 
+fixBuiltins();
 const build = typeof KEYBOX_BUILD === "undefined" ? undefined : KEYBOX_BUILD;
 const hal = createEspruinoHal(pinMap(build && build.pins));
 let stored: any;

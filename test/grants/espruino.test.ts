@@ -25,6 +25,8 @@ beforeAll(async () => {
   out = fs.mkdtempSync(path.join(os.tmpdir(), "keybox-grants-build-"));
   transpileDeviceTo(out);
   code = [
+    // The binding's fixes for Espruino's built-ins come first, as in the firmware's entry.
+    (await bundleOne("hal/espruino/lang.ts", "LANG")) + "\nLANG.fixBuiltins();",
     await bundleOne("firmware/grants/access.ts", "AC"),
     await bundleOne("firmware/events.ts", "EV"),
     await bundleOne("firmware/store/crc32.ts", "CR"),

@@ -1,0 +1,127 @@
+/**
+ * The flashed artifact itself, end to end: dist/keybox.js boots on a Storage
+ * prepared as an installed box would have it (provisioning, verifier tables,
+ * a clock synchronised before the reset), a phone connects over the fake
+ * NRF with an encrypted link and presents an owner-signed grant, and the
+ * bundle answers "granted" and drives the motor open. It runs in the
+ * Espruino-only sandbox always, and in the real interpreter when
+ * ESPRUINO_BIN names one: the same bytes the board would run.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { buildFirmware } from "../../tools/build";
+import { createSandbox, FAKE_WORLD } from "../../tools/sandbox";
+import { SimBox } from "../../sim/box";
+import { crc32 } from "../../sim/hw/system";
+import { encodeFrames, MAX_FRAMED, Reassembler } from "../../firmware/ble/framing";
+import { LAYOUT, MSG_UNLOCK, parseResponse, requestMessage, Response } from "../../firmware/ble/protocol";
+import { PERM_UNLOCK } from "../../firmware/grants/codec";
+import { VirtualClock } from "../../sim/clock";
+import { mint, malleate, testKey, T0 } from "../grants/helpers";
+
+const BOX = "KB-GATE01";
+const owner = testKey(31);
+let code = "";
+let prelude = "";
+
+/** JavaScript that fills Storage with an installed, time-synchronised box's files and sets the RTC. */
+function installedStorage(): string {
+  const provisioning = JSON.stringify({ format: "keybox-provision/1", boxId: BOX, keys: [{ id: owner.id, publicKey: Buffer.from(owner.publicKey).toString("hex") }] });
+  const box = new SimBox({ config: { boxId: BOX }, provisioning, now: T0 + 3600, flashCapacity: 200 * 1024, tables: true });
+  box.boot();
+  box.run(30_000);
+  if (!box.events.some((e) => e.type === "time" && e.reason === "set")) throw new Error("the sim box never learned the time");
+  const rtc = Math.floor(box.clock.wall()) + 60;
+  box.close();
+  const files = box.flash.snapshot();
+  files["keybox.json"] = new Uint8Array(Buffer.from(JSON.stringify({ boxId: BOX })));
+  const lines = Object.keys(files).map((name) => "S.write(" + JSON.stringify(name) + ", atob(" + JSON.stringify(Buffer.from(files[name]).toString("base64")) + "));");
+  return ["var S = require('Storage');", ...lines, "setTime(" + rtc + ");", "NRF.getSecurityStatus = function () { return { connected: true, encrypted: true }; };"].join("\n");
+}
+
+/** After boot: connect, write the request frames, run 5 s, then report the notifications and the motor pins. */
+function phoneScript(frames: Uint8Array[]): string {
+  const svc = JSON.stringify(LAYOUT.service);
+  const req = JSON.stringify(LAYOUT.request);
+  const resp = JSON.stringify(LAYOUT.response);
+  return [
+    "__hw.advance(100);",
+    "__hw.nrf.handlers.connect.forEach(function (cb) { cb(); });",
+    "__hw.advance(100);",
+    "var W = __hw.nrf.services[" + svc + "][" + req + "].onWrite;",
+    ...frames.map((f) => "W({ data: new Uint8Array(" + JSON.stringify(Array.from(f)) + ").buffer });"),
+    "__hw.advance(5000);",
+    "var out = [];",
+    "__hw.nrf.updates.forEach(function (u) { var c = u[" + svc + "] && u[" + svc + "][" + resp + "]; if (c && c.notify) { var a = []; for (var i = 0; i < c.value.length; i++) a.push(c.value[i]); out.push(a); } });",
+    "print('NOTIFY ' + JSON.stringify(out));",
+    "print('MOTOR ' + JSON.stringify(__hw.writes.filter(function (w) { return w.pin === 'D19' || w.pin === 'D20'; }).map(function (w) { return w.pin + '=' + w.value; })));",
+  ].join("\n");
+}
+
+function responses(printed: string): { answers: Response[]; motor: string[] } {
+  const notify = JSON.parse(/NOTIFY (.*)/.exec(printed)![1]) as number[][];
+  const motor = JSON.parse(/MOTOR (.*)/.exec(printed)![1]) as string[];
+  const rx = new Reassembler({ clock: new VirtualClock(), crc32, maxBytes: MAX_FRAMED, timeoutMs: 5000, onTimeout: () => undefined });
+  const answers: Response[] = [];
+  for (const f of notify) {
+    const r = rx.push(new Uint8Array(f));
+    if (r && typeof r !== "string") answers.push(parseResponse(r));
+  }
+  return { answers, motor };
+}
+
+const reasonOf = (answers: Response[]) => (answers.find((r) => r.type === "result") as { reason: string } | undefined)?.reason;
+
+beforeAll(async () => {
+  const built = await buildFirmware();
+  expect(built.gate.errors).toEqual([]);
+  code = fs.readFileSync(built.file, "utf8");
+  prelude = installedStorage();
+}, 120000);
+
+const grant = () => mint(owner, { boxId: BOX, grantId: "000000000000abcd", notBefore: T0, notAfter: T0 + 86400, perms: PERM_UNLOCK, uses: 1 });
+const frames = (g: Uint8Array) => encodeFrames(requestMessage(MSG_UNLOCK, g), 1, crc32);
+
+function inSandbox(g: Uint8Array): { answers: Response[]; motor: string[] } {
+  const sb = createSandbox((hw) => {
+    hw.level["D34"] = 0; // bolt thrown
+  });
+  sb.run(prelude);
+  sb.run(code);
+  sb.run(phoneScript(frames(g)));
+  return responses(sb.hw.logs.join("\n"));
+}
+
+describe("the flashed bundle opens for an owner-signed grant", () => {
+  it("in the Espruino-only sandbox: granted, and the motor drives the bolt open", () => {
+    const r = inSandbox(grant());
+    expect(reasonOf(r.answers)).toBe("granted");
+    expect(r.motor).toContain("D19=1");
+    expect(r.motor).not.toContain("D20=1");
+  });
+
+  it("in the Espruino-only sandbox: a forged copy is refused and the motor never runs", () => {
+    const r = inSandbox(malleate(grant()));
+    expect(reasonOf(r.answers)).toBe("bad_signature");
+    expect(r.motor.filter((m) => m.endsWith("=1"))).toEqual([]);
+  });
+
+  const bin = process.env.ESPRUINO_BIN;
+  (bin ? it : it.skip)("in the real interpreter named by ESPRUINO_BIN", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keybox-e2e-bundle-"));
+    try {
+      const file = path.join(dir, "run.js");
+      fs.writeFileSync(file, [FAKE_WORLD, "digitalWrite('D34', 0);", prelude, code, phoneScript(frames(grant()))].join("\n"));
+      const run = spawnSync(bin!, [file], { cwd: dir, input: "", encoding: "latin1", timeout: 120000 });
+      if (process.env.KB_DEBUG) fs.writeFileSync("/tmp/kb-e2e-run.js", fs.readFileSync(file)), fs.writeFileSync("/tmp/kb-e2e-out.txt", run.stdout);
+      expect(run.stdout).not.toMatch(/Uncaught/);
+      const r = responses(run.stdout);
+      expect(reasonOf(r.answers)).toBe("granted");
+      expect(r.motor).toContain("D19=1");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
