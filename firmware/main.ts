@@ -102,6 +102,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
     verify: verify,
     boxId: config.boxId,
     clock: hal.clock,
+    events: events,
     issuerKey: function (id) {
       return access.issuerKey(id);
     },
@@ -110,17 +111,9 @@ export function start(hal: Hal, builtIn: Config): Keybox {
     },
   });
   const preverify = pre;
-  let trusted = access.keyIds();
-  const grantsSub = events.on(function (e) {
-    if (e.type !== "grants" || !e.d) return;
-    if (e.reason === "revoked_grant") preverify.forgetGrant(String(e.d.g));
-    if (e.reason === "revoked_key") preverify.forgetKey(Number(e.d.k));
-    if (e.reason === "keys") {
-      const now = access.keyIds();
-      for (let i = 0; i < trusted.length; i++) if (now.indexOf(trusted[i]) < 0) preverify.forgetKey(trusted[i]);
-      trusted = now;
-    }
-    if (e.reason === "keys" || e.reason === "revoked_key") loadTables({ flash: hal.flash, crc32: crc32, keyIds: access.keyIds() });
+  // A new key set or a revoked key changes which verifier tables may be used.
+  const tablesSub = events.on(function (e) {
+    if (e.type === "grants" && (e.reason === "keys" || e.reason === "revoked_key")) loadTables({ flash: hal.flash, crc32: crc32, keyIds: access.keyIds() });
   });
   const gate = new Gatekeeper({ access: access, latch: latch, battery: hal.battery, events: events, minStartMv: config.latch.minStartMv });
   const ble = new BleService({
@@ -252,8 +245,8 @@ export function start(hal: Hal, builtIn: Config): Keybox {
       uplink.close();
       netTime.close();
       cell.close();
-      grantsSub.cancel();
-      cache.close();
+      tablesSub.cancel();
+      preverify.close();
       wallclock.close();
       settings.close();
       latchSub.cancel();

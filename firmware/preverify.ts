@@ -1,5 +1,6 @@
-import { Clock } from "../hal";
+import { Clock, Handle } from "../hal";
 import { VerifiedCache } from "./crypto/verified-cache";
+import { EventBus } from "./events";
 import { decodeGrant } from "./grants/codec";
 
 type Verify = (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => boolean;
@@ -10,19 +11,35 @@ type Verify = (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => boolean;
  * grant presented at the trunk costs a hash and a lookup instead of an
  * Ed25519 verification. Only the signature is vouched for: window, box,
  * revocation and use counts are decided afresh on every presentation, and
- * revoking a grant or a key drops its entries.
+ * revoking a grant or a key, or rotating keys, drops their entries.
  */
 export class PreVerifier {
+  private trusted: number[];
+  private readonly sub: Handle;
+
   constructor(
     private readonly o: {
       cache: VerifiedCache;
       verify: Verify;
       boxId: string;
       clock: Clock;
+      events: EventBus;
       issuerKey: (keyId: number) => Uint8Array | undefined;
       keyIds: () => number[];
     }
-  ) {}
+  ) {
+    this.trusted = o.keyIds();
+    this.sub = o.events.on((e) => {
+      if (e.type !== "grants" || !e.d) return;
+      if (e.reason === "revoked_grant") o.cache.forgetGrant(String(e.d.g));
+      if (e.reason === "revoked_key") o.cache.forgetKey(Number(e.d.k));
+      if (e.reason === "keys") {
+        const now = o.keyIds();
+        for (let i = 0; i < this.trusted.length; i++) if (now.indexOf(this.trusted[i]) < 0) o.cache.forgetKey(this.trusted[i]);
+        this.trusted = now;
+      }
+    });
+  }
 
   /** A verify() for the access decision that answers from the cache when it can. */
   verify(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): boolean {
@@ -44,12 +61,9 @@ export class PreVerifier {
     return this.o.cache.remember(joined(g.signed, g.signature), g.grantId, g.keyId, g.notAfter) ? undefined : "cache_store";
   }
 
-  forgetGrant(grantId: string): void {
-    this.o.cache.forgetGrant(grantId);
-  }
-
-  forgetKey(keyId: number): void {
-    this.o.cache.forgetKey(keyId);
+  close(): void {
+    this.sub.cancel();
+    this.o.cache.close();
   }
 
   private keyIdOf(pk: Uint8Array): number | undefined {
