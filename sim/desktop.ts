@@ -99,6 +99,7 @@ async function main(): Promise<void> {
   };
 
   if (quick) {
+    process.stdout.write("Keybox simulator: box " + boxId + ", firmware " + fw.status().version + ", " + values["run-for-ms"] + " ms of simulated time\n");
     box.run(Number(values["run-for-ms"]));
     flushEvents();
     process.stdout.write("status " + JSON.stringify(box.firmware ? box.firmware.status() : null) + "\n");
@@ -137,13 +138,17 @@ async function main(): Promise<void> {
 
   const driver = new RealTimeDriver({ clock: box.clock, onError: (e) => process.stdout.write("firmware error: " + String(e) + "\n") });
   const ticker = setInterval(flushEvents, 50);
+  let quitting = false;
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: "keybox> " });
   rl.prompt();
   rl.on("line", (line) => {
     const [name, arg] = line.trim().split(/\s+/);
     let out = "";
     if (!name) out = "";
-    else if (name === "quit" || name === "exit") return void rl.close();
+    else if (name === "quit" || name === "exit") {
+      quitting = true;
+      return void rl.close();
+    }
     else if (name === "help")
       out = POKE_HELP + "\ncoverage none|home             the modem loses or finds the network\npower cut|on                   cut the power, or restore it (the box reboots)\nbox                            the firmware's own status\nevents                         every event so far\nquit";
     else if (name === "coverage") {
@@ -166,7 +171,7 @@ async function main(): Promise<void> {
     if (out) process.stdout.write(out + "\n");
     rl.prompt();
   });
-  rl.on("close", () => {
+  const shutdown = () => {
     clearInterval(ticker);
     driver.close();
     box.close();
@@ -174,7 +179,14 @@ async function main(): Promise<void> {
     if (embedded) void embedded.close();
     process.stdout.write("\nbye\n");
     setTimeout(() => process.exit(0), 100);
+  };
+  rl.on("close", () => {
+    // Typed quit, or Ctrl-D at a terminal, ends the session; without a terminal (a rig, a
+    // background job) the box keeps running until it is signalled.
+    if (process.stdin.isTTY || quitting) shutdown();
   });
+  process.on("SIGINT", shutdown);
+  process.on("SIGTERM", shutdown);
 }
 
 main().catch((e) => {
