@@ -107,6 +107,8 @@ describe("the gate itself", () => {
     ["Uint8Array.from", "var a = Uint8Array.from([1]);", /Uint8Array.from/],
     ["Math.imul", "var a = Math.imul(2, 3);", /Math.imul/],
     ["Object.freeze", "var a = Object.freeze({});", /Object.freeze/],
+    ["Number.isFinite", "var a = Number.isFinite(1);", /Number.isFinite/],
+    ["Math.trunc", "var a = Math.trunc(1.5);", /Math.trunc/],
     ["Array.prototype lookups", "function f() { return Array.prototype.slice.call(arguments); }", /Array.prototype.slice is undefined/],
     ["copyWithin", "var a = new Uint8Array(4); a.copyWithin(0, 1);", /copyWithin/],
     ["a counted regular-expression quantifier", "var ok = /^[0-9a-f]{16}$/.test(s);", /\{n,m\} quantifier/],

@@ -19,9 +19,10 @@ const MISSING_GLOBALS = ["Map", "Set", "WeakMap", "WeakSet", "WeakRef", "Symbol"
 
 const MISSING_STATICS: { [obj: string]: string[] } = {
   Array: ["from", "of"],
-  Math: ["imul", "clz32", "fround"],
-  Number: ["isInteger", "isSafeInteger", "MAX_SAFE_INTEGER", "MIN_SAFE_INTEGER", "EPSILON"],
-  Object: ["freeze", "isFrozen", "getOwnPropertySymbols"],
+  Math: ["imul", "clz32", "fround", "trunc", "log2", "log10", "hypot", "cbrt", "expm1"],
+  Number: ["isInteger", "isSafeInteger", "MAX_SAFE_INTEGER", "MIN_SAFE_INTEGER", "EPSILON", "isFinite", "isNaN", "parseInt", "parseFloat"],
+  Object: ["freeze", "isFrozen", "getOwnPropertySymbols", "is"],
+  String: ["fromCodePoint"],
   Promise: ["race", "allSettled", "any"],
   Error: ["captureStackTrace"],
 };

@@ -1,7 +1,7 @@
 /**
  * Boots a bundle in a Node vm context that offers only Espruino's globals:
  * the ECMAScript built-ins minus those Espruino lacks, with a typed array's
- * slice() returning a plain Array as Espruino 2v29's does, plus the fake
+ * slice() and filter() returning plain Arrays as Espruino 2v29's do, plus the fake
  * device world of espruino-fake.js. The firmware runs on the fake's virtual timers.
  */
 import * as fs from "fs";
@@ -18,6 +18,10 @@ delete Array.from; delete Array.of; delete Object.getPrototypeOf(Uint8Array).fro
 delete Math.imul; delete Number.isInteger; delete Object.freeze; delete Promise.race; delete Error.captureStackTrace;
 delete ArrayBuffer.prototype.slice; delete Object.getPrototypeOf(Uint8Array.prototype).copyWithin;
 Object.getPrototypeOf(Uint8Array.prototype).slice = function (a, b) { return Array.prototype.slice.call(this, a, b); };
+Object.getPrototypeOf(Uint8Array.prototype).filter = function (f) { return Array.prototype.filter.call(this, f); };
+delete Object.getPrototypeOf(Uint8Array.prototype).lastIndexOf;
+delete Math.trunc; delete Math.log2; delete Math.log10; delete Math.hypot; delete Math.cbrt; delete Math.expm1; delete Math.fround; delete Math.clz32;
+delete Number.isFinite; delete Number.isNaN; delete Number.parseInt; delete Number.parseFloat; delete Object.is; delete String.fromCodePoint;
 `;
 
 export interface FakeHw {
