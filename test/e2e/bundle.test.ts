@@ -3,7 +3,8 @@
  * prepared as an installed box would have it (provisioning, verifier tables,
  * a clock synchronised before the reset), a phone connects over the fake
  * NRF with an encrypted link and presents an owner-signed grant, and the
- * bundle answers "granted" and drives the motor open. It runs in the
+ * bundle answers "granted" and drives the motor open; the same grant again,
+ * after the box relocked, is used up (the use count is in Storage). It runs in the
  * Espruino-only sandbox always, and in the real interpreter when
  * ESPRUINO_BIN names one: the same bytes the board would run.
  */
@@ -26,6 +27,14 @@ const owner = testKey(31);
 let code = "";
 let prelude = "";
 
+/** The bolt's mechanics, which the fake board lacks: it follows the H-bridge after 300 ms of travel. */
+const MECHANICS = [
+  "var __dw = digitalWrite;",
+  "digitalWrite = function (pin, v) { __dw(pin, v);",
+  "  if (pin === 'D19' && v) setTimeout(function () { __hw.setPin('D34', 1); }, 300);",
+  "  if (pin === 'D20' && v) setTimeout(function () { __hw.setPin('D34', 0); }, 300); };",
+].join("\n");
+
 /** JavaScript that fills Storage with an installed, time-synchronised box's files and sets the RTC. */
 function installedStorage(): string {
   const provisioning = JSON.stringify({ format: "keybox-provision/1", boxId: BOX, keys: [{ id: owner.id, publicKey: Buffer.from(owner.publicKey).toString("hex") }] });
@@ -41,18 +50,27 @@ function installedStorage(): string {
   return ["var S = require('Storage');", ...lines, "setTime(" + rtc + ");", "NRF.getSecurityStatus = function () { return { connected: true, encrypted: true }; };"].join("\n");
 }
 
-/** After boot: connect, write the request frames, run 5 s, then report the notifications and the motor pins. */
-function phoneScript(frames: Uint8Array[]): string {
+/**
+ * After boot, for each request: a phone connects, writes the frames, waits
+ * 5 s and leaves; 40 s pass (the box relocks a lid never opened). Then the
+ * notifications and the motor pins are reported.
+ */
+function phoneScript(requests: Uint8Array[][]): string {
   const svc = JSON.stringify(LAYOUT.service);
   const req = JSON.stringify(LAYOUT.request);
   const resp = JSON.stringify(LAYOUT.response);
-  return [
-    "__hw.advance(100);",
+  const visit = (frames: Uint8Array[]) => [
     "__hw.nrf.handlers.connect.forEach(function (cb) { cb(); });",
     "__hw.advance(100);",
     "var W = __hw.nrf.services[" + svc + "][" + req + "].onWrite;",
     ...frames.map((f) => "W({ data: new Uint8Array(" + JSON.stringify(Array.from(f)) + ").buffer });"),
     "__hw.advance(5000);",
+    "__hw.nrf.handlers.disconnect.forEach(function (cb) { cb(19); });",
+    "__hw.advance(40000);",
+  ];
+  return [
+    "__hw.advance(100);",
+    ...requests.flatMap(visit),
     "var out = [];",
     "__hw.nrf.updates.forEach(function (u) { var c = u[" + svc + "] && u[" + svc + "][" + resp + "]; if (c && c.notify) { var a = []; for (var i = 0; i < c.value.length; i++) a.push(c.value[i]); out.push(a); } });",
     "print('NOTIFY ' + JSON.stringify(out));",
@@ -73,6 +91,7 @@ function responses(printed: string): { answers: Response[]; motor: string[] } {
 }
 
 const reasonOf = (answers: Response[]) => (answers.find((r) => r.type === "result") as { reason: string } | undefined)?.reason;
+const reasons = (answers: Response[]) => answers.filter((r) => r.type === "result").map((r) => (r as { reason: string }).reason);
 
 beforeAll(async () => {
   const built = await buildFirmware();
@@ -82,28 +101,32 @@ beforeAll(async () => {
 }, 120000);
 
 const grant = () => mint(owner, { boxId: BOX, grantId: "000000000000abcd", notBefore: T0, notAfter: T0 + 86400, perms: PERM_UNLOCK, uses: 1 });
-const frames = (g: Uint8Array) => encodeFrames(requestMessage(MSG_UNLOCK, g), 1, crc32);
+const frames = (g: Uint8Array, tag = 1) => encodeFrames(requestMessage(MSG_UNLOCK, g), tag, crc32);
 
-function inSandbox(g: Uint8Array): { answers: Response[]; motor: string[] } {
+function inSandbox(...grants: Uint8Array[]): { answers: Response[]; motor: string[] } {
   const sb = createSandbox((hw) => {
     hw.level["D34"] = 0; // bolt thrown
   });
+  sb.run(MECHANICS);
   sb.run(prelude);
   sb.run(code);
-  sb.run(phoneScript(frames(g)));
+  sb.run(phoneScript(grants.map((g, i) => frames(g, i + 1))));
   return responses(sb.hw.logs.join("\n"));
 }
 
 describe("the flashed bundle opens for an owner-signed grant", () => {
-  it("in the Espruino-only sandbox: granted, and the motor drives the bolt open", () => {
-    const r = inSandbox(grant());
-    expect(reasonOf(r.answers)).toBe("granted");
-    expect(r.motor).toContain("D19=1");
-    expect(r.motor).not.toContain("D20=1");
+  it("in the Espruino-only sandbox: granted, the motor drives the bolt open, and the replay is used up", () => {
+    const r = inSandbox(grant(), grant());
+    expect(reasons(r.answers)).toEqual(["granted", "used_up"]);
+    // Open first, then the relock of a lid never opened: each drive preceded by both pins low.
+    expect(r.motor.indexOf("D19=1")).toBeGreaterThan(0);
+    expect(r.motor.indexOf("D20=1")).toBeGreaterThan(r.motor.indexOf("D19=1"));
+    for (const i of [r.motor.indexOf("D19=1"), r.motor.indexOf("D20=1")]) expect(r.motor.slice(i - 2, i)).toEqual(["D19=0", "D20=0"]);
   });
 
   it("in the Espruino-only sandbox: a forged copy is refused and the motor never runs", () => {
     const r = inSandbox(malleate(grant()));
+    expect(reasons(r.answers)).toEqual(["bad_signature"]);
     expect(reasonOf(r.answers)).toBe("bad_signature");
     expect(r.motor.filter((m) => m.endsWith("=1"))).toEqual([]);
   });
@@ -113,13 +136,14 @@ describe("the flashed bundle opens for an owner-signed grant", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keybox-e2e-bundle-"));
     try {
       const file = path.join(dir, "run.js");
-      fs.writeFileSync(file, [FAKE_WORLD, "digitalWrite('D34', 0);", prelude, code, phoneScript(frames(grant()))].join("\n"));
+      fs.writeFileSync(file, [FAKE_WORLD, "digitalWrite('D34', 0);", MECHANICS, prelude, code, phoneScript([frames(grant(), 1), frames(grant(), 2)])].join("\n"));
       const run = spawnSync(bin!, [file], { cwd: dir, input: "", encoding: "latin1", timeout: 120000 });
       if (process.env.KB_DEBUG) fs.writeFileSync("/tmp/kb-e2e-run.js", fs.readFileSync(file)), fs.writeFileSync("/tmp/kb-e2e-out.txt", run.stdout);
       expect(run.stdout).not.toMatch(/Uncaught/);
       const r = responses(run.stdout);
-      expect(reasonOf(r.answers)).toBe("granted");
+      expect(reasons(r.answers)).toEqual(["granted", "used_up"]);
       expect(r.motor).toContain("D19=1");
+      expect(r.motor).toContain("D20=1"); // relocked after the lid was never opened
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
