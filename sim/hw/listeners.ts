@@ -17,6 +17,11 @@ export class Listeners<T> {
     for (const cb of this.list.slice()) cb(value);
   }
 
+  /** Drops every registration (a connection that ended calls back no more). */
+  clear(): void {
+    this.list = [];
+  }
+
   get size(): number {
     return this.list.length;
   }

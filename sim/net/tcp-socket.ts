@@ -2,6 +2,7 @@ import * as net from "net";
 import { Handle } from "../../hal";
 import { ByteSocket } from "../../firmware/net/socket";
 import { SocketFactory } from "../../firmware/mqtt/client";
+import { Listeners } from "../hw/listeners";
 
 /**
  * A ByteSocket over a real Node TCP socket, for the desktop simulator and
@@ -10,16 +11,15 @@ import { SocketFactory } from "../../firmware/mqtt/client";
  * "error_<code>" or "local" (close() called).
  */
 export class TcpByteSocket implements ByteSocket {
-  private dataCbs: Array<(d: Uint8Array) => void> = [];
-  private closeCbs: Array<(reason: string) => void> = [];
+  private readonly data = new Listeners<Uint8Array>();
+  private readonly closes = new Listeners<string>();
   private closed = false;
   private reason = "closed";
 
   constructor(readonly socket: net.Socket) {
     socket.setNoDelay(true);
     socket.on("data", (b: Buffer) => {
-      const d = new Uint8Array(b);
-      for (const cb of this.dataCbs.slice()) cb(d);
+      this.data.emit(new Uint8Array(b));
     });
     socket.on("error", (e: NodeJS.ErrnoException) => {
       this.reason = "error_" + (e.code || "io");
@@ -38,13 +38,11 @@ export class TcpByteSocket implements ByteSocket {
   }
 
   onData(cb: (data: Uint8Array) => void): Handle {
-    this.dataCbs.push(cb);
-    return { cancel: () => (this.dataCbs = this.dataCbs.filter((c) => c !== cb)) };
+    return this.data.add(cb);
   }
 
   onClose(cb: (reason: string) => void): Handle {
-    this.closeCbs.push(cb);
-    return { cancel: () => (this.closeCbs = this.closeCbs.filter((c) => c !== cb)) };
+    return this.closes.add(cb);
   }
 
   close(): void {
@@ -56,10 +54,9 @@ export class TcpByteSocket implements ByteSocket {
   private finish(reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    const list = this.closeCbs.slice();
-    this.closeCbs = [];
-    this.dataCbs = [];
-    for (const cb of list) cb(reason);
+    this.data.clear();
+    this.closes.emit(reason);
+    this.closes.clear();
   }
 }
 

@@ -3,6 +3,7 @@ import { ByteSocket } from "../../firmware/net/socket";
 import { SocketFactory } from "../../firmware/mqtt/client";
 import { encode, Packet, Parser } from "../../firmware/mqtt/codec";
 import { VirtualClock } from "../../sim/clock";
+import { Listeners } from "../../sim/hw/listeners";
 
 /**
  * A ByteSocket whose far end is the test: bytes cross after latencyMs of
@@ -14,8 +15,8 @@ export class MemSocket implements ByteSocket {
   parseError: string | undefined;
   closed = false;
   closedBy: string | undefined;
-  private dataCbs: Array<(d: Uint8Array) => void> = [];
-  private closeCbs: Array<(r: string) => void> = [];
+  private readonly data = new Listeners<Uint8Array>();
+  private readonly closes = new Listeners<string>();
   private parser = new Parser({ maxPacket: 65536 });
 
   constructor(private readonly clock: VirtualClock, private readonly latencyMs = 5) {}
@@ -34,13 +35,11 @@ export class MemSocket implements ByteSocket {
   }
 
   onData(cb: (data: Uint8Array) => void): Handle {
-    this.dataCbs.push(cb);
-    return { cancel: () => (this.dataCbs = this.dataCbs.filter((c) => c !== cb)) };
+    return this.data.add(cb);
   }
 
   onClose(cb: (reason: string) => void): Handle {
-    this.closeCbs.push(cb);
-    return { cancel: () => (this.closeCbs = this.closeCbs.filter((c) => c !== cb)) };
+    return this.closes.add(cb);
   }
 
   close(): void {
@@ -54,7 +53,7 @@ export class MemSocket implements ByteSocket {
     const bytes = p instanceof Uint8Array ? p : (encode(p) as Uint8Array);
     this.clock.after(this.latencyMs, () => {
       if (this.closed) return;
-      for (const cb of this.dataCbs.slice()) cb(bytes);
+      this.data.emit(bytes);
     });
   }
 
@@ -63,7 +62,7 @@ export class MemSocket implements ByteSocket {
     if (this.closed) return;
     this.closed = true;
     this.closedBy = "network";
-    for (const cb of this.closeCbs.slice()) cb(reason);
+    this.closes.emit(reason);
   }
 
   of<K extends Packet["cmd"]>(cmd: K): Array<Extract<Packet, { cmd: K }>> {
