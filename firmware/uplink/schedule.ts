@@ -42,7 +42,7 @@ export class LinkSchedule {
   private lastActivity = 0;
   private batch: Handle | undefined;
   private readonly subs: Handle[];
-  private readonly o: Required<Omit<LinkScheduleOptions, "clock" | "events" | "link">> & LinkScheduleOptions;
+  private readonly o: Required<LinkScheduleOptions>;
 
   constructor(options: LinkScheduleOptions) {
     const o = options;
