@@ -6,7 +6,6 @@
  * makes the output correct on an interpreter that hoists neither; the gate
  * then proves it on the syntax tree.
  */
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as acorn from "acorn";
@@ -15,6 +14,7 @@ import { minify, MinifyOptions } from "terser";
 import * as ts from "typescript";
 import { checkBundle, GateReport } from "./gate";
 import { measureJsVars } from "./jsvars";
+import { MANGLE_REGEX, markPrivateMembers } from "./mangle";
 
 export const ROOT = path.resolve(__dirname, "..");
 const DEVICE_OUT = path.join(ROOT, "build", "device");
@@ -32,12 +32,21 @@ export interface BundleOptions {
 
 let compiled = false;
 
-/** Compiles firmware/ and hal/ to ES5 modules under build/device (once per process). */
+/**
+ * Compiles firmware/ and hal/ to ES5 modules under build/device (once per
+ * process), with the private members marked for renaming (tools/mangle.ts).
+ */
 export function compileDevice(): void {
   if (compiled) return;
   fs.rmSync(DEVICE_OUT, { recursive: true, force: true });
-  const tsc = path.join(ROOT, "node_modules", "typescript", "bin", "tsc");
-  execFileSync(process.execPath, [tsc, "-p", path.join(ROOT, "tsconfig.device.json")], { stdio: "inherit", cwd: ROOT });
+  const configFile = path.join(ROOT, "tsconfig.device.json");
+  const read = ts.readConfigFile(configFile, ts.sys.readFile);
+  const parsed = ts.parseJsonConfigFileContent(read.config, ts.sys, ROOT, undefined, configFile);
+  const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options });
+  const result = program.emit(undefined, undefined, undefined, false, { before: [markPrivateMembers(program)] });
+  const problems = ts.getPreEmitDiagnostics(program).concat(result.diagnostics);
+  if (problems.length)
+    throw new Error(ts.formatDiagnostics(problems, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => "\n" }));
   compiled = true;
 }
 
@@ -73,7 +82,7 @@ export async function bundleCompiled(input: string, options: { globalName?: stri
   await build.close();
   let code = aliasPrototypes((options.prelude || "") + out.output[0].code);
   if (options.minify !== false) {
-    const min = await minify(code, TERSER_OPTIONS);
+    const min = await minify(code, deviceTerserOptions());
     if (!min.code) throw new Error("terser produced nothing");
     code = min.code;
   }
@@ -114,6 +123,19 @@ export const TERSER_OPTIONS: MinifyOptions = {
   mangle: { toplevel: false },
   format: { ascii_only: true },
 };
+
+let deviceOptions: MinifyOptions | undefined;
+
+/** TERSER_OPTIONS plus the renaming of the firmware's private members (tools/mangle.ts). */
+export function deviceTerserOptions(): MinifyOptions {
+  if (!deviceOptions) {
+    const mangle = Object.assign({}, TERSER_OPTIONS.mangle as object, {
+      properties: { regex: MANGLE_REGEX },
+    });
+    deviceOptions = Object.assign({}, TERSER_OPTIONS, { mangle });
+  }
+  return deviceOptions;
+}
 
 type AstNode = acorn.Node & { [k: string]: any };
 

@@ -1,0 +1,69 @@
+/**
+ * Marks the firmware's private members for renaming. Property names are about
+ * a third of the minified bundle (the interpreter keeps them as text) and
+ * Storage on the board is small, but a property may only be renamed where
+ * every use of it is renamed alike and nothing outside the bundle (JSON,
+ * Espruino's API, a test reading state) spells it. TypeScript's checker knows
+ * exactly which uses those are for private and protected fields and methods:
+ * this transformer appends MARK to the name at each declaration and each
+ * reference that resolves to such a member, and terser then shortens exactly
+ * the marked names (MANGLE_REGEX). Left alone: accessors (emitted through
+ * Object.defineProperty with the name as a string) and parameter properties
+ * (the constructor's parameter shares the name). A member reached through a
+ * string (`this["x"]`) stops the build: it would silently miss the rename.
+ */
+import * as ts from "typescript";
+
+/** Suffix of a renamable property name; no firmware name ends with it. */
+export const MARK = "$$";
+/** terser `mangle.properties.regex` for the marked names. */
+export const MANGLE_REGEX = /\$\$$/;
+
+function hiddenMember(decl: ts.Declaration): boolean {
+  if (!(ts.isPropertyDeclaration(decl) || ts.isMethodDeclaration(decl)) || !ts.isClassLike(decl.parent)) return false;
+  const flags = ts.getCombinedModifierFlags(decl);
+  return (flags & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) !== 0 && ts.isIdentifier(decl.name);
+}
+
+/** A `before` transformer for program.emit that marks private/protected member names. */
+export function markPrivateMembers(program: ts.Program): ts.TransformerFactory<ts.SourceFile> {
+  const checker = program.getTypeChecker();
+  const isHidden = (node: ts.Node): boolean => {
+    let sym = checker.getSymbolAtLocation(node);
+    if (sym && sym.flags & ts.SymbolFlags.Alias) sym = checker.getAliasedSymbol(sym);
+    const decls = (sym && sym.declarations) || [];
+    return decls.length > 0 && decls.every(hiddenMember);
+  };
+  return (context) => {
+    const f = context.factory;
+    const visit = (node: ts.Node): ts.Node => {
+      if (ts.isPropertyAccessExpression(node) && ts.isIdentifier(node.name) && isHidden(node.name)) {
+        const expr = ts.visitNode(node.expression, visit) as ts.Expression;
+        return f.updatePropertyAccessExpression(node, expr, f.createIdentifier(node.name.text + MARK));
+      }
+      if (ts.isElementAccessExpression(node) && ts.isStringLiteralLike(node.argumentExpression) && isHidden(node.argumentExpression)) {
+        const at = node.getSourceFile().fileName + ":" + node.getStart();
+        throw new Error(`${at}: private member "${node.argumentExpression.text}" reached through a string; use a dot`);
+      }
+      if ((ts.isPropertyDeclaration(node) || ts.isMethodDeclaration(node)) && hiddenMember(node)) {
+        const renamed = f.createIdentifier((node.name as ts.Identifier).text + MARK);
+        const visited = ts.visitEachChild(node, visit, context);
+        return ts.isPropertyDeclaration(visited)
+          ? f.updatePropertyDeclaration(visited, visited.modifiers, renamed, visited.questionToken || visited.exclamationToken, visited.type, visited.initializer)
+          : f.updateMethodDeclaration(
+              visited as ts.MethodDeclaration,
+              (visited as ts.MethodDeclaration).modifiers,
+              (visited as ts.MethodDeclaration).asteriskToken,
+              renamed,
+              (visited as ts.MethodDeclaration).questionToken,
+              (visited as ts.MethodDeclaration).typeParameters,
+              (visited as ts.MethodDeclaration).parameters,
+              (visited as ts.MethodDeclaration).type,
+              (visited as ts.MethodDeclaration).body,
+            );
+      }
+      return ts.visitEachChild(node, visit, context);
+    };
+    return (sf) => ts.visitNode(sf, visit) as ts.SourceFile;
+  };
+}
