@@ -1,12 +1,16 @@
 import { Flash } from "../hal";
-import { addKeyTable, clearKeyTables, TABLE_BYTES, useBaseTable } from "./crypto/ed25519";
+import { addKeyTable, clearKeyTables, tableBytes, useBaseTable } from "./crypto/ed25519";
 import { Crc32 } from "./store/crc32";
 
 /*
  * The verifier's precomputed comb tables in Storage: "edB" for the base
  * point and "edK<key id>" for each provisioned issuer key. A file is the
- * TABLE_BYTES of the table followed by its CRC-32 (4 bytes, little-endian),
- * written last: a file torn by a power cut fails the check and is ignored.
+ * table (tableBytes(t) bytes for the t teeth in its byte 3, 5..8; the owner
+ * picks t at provisioning, trading speed for Storage) followed by the
+ * table's CRC-32 (4 bytes, little-endian), written last: a file torn by a
+ * power cut, or whose length does not match its teeth, fails the check and
+ * is ignored. The base and key tables should share one t: a verification
+ * whose tables differ takes the plain path.
  * Tables are computed once on the owner's host at provisioning (minutes on
  * the board) and uploaded with the provisioning file; a key without a table
  * is verified on the plain path, which is slow but exactly as strict.
@@ -27,10 +31,12 @@ export function tableFile(table: Uint8Array, crc32: Crc32): Uint8Array {
 }
 
 function intact(file: Uint8Array | undefined, crc32: Crc32): Uint8Array | undefined {
-  if (!file || file.length !== TABLE_BYTES + 4) return undefined;
-  const table = file.subarray(0, TABLE_BYTES);
+  if (!file || file.length < 4) return undefined;
+  const n = tableBytes(file[3]);
+  if (!n || file.length !== n + 4) return undefined;
+  const table = file.subarray(0, n);
   const c = crc32(table);
-  for (let i = 0; i < 4; i++) if (file[TABLE_BYTES + i] !== ((c >>> (8 * i)) & 0xff)) return undefined;
+  for (let i = 0; i < 4; i++) if (file[n + i] !== ((c >>> (8 * i)) & 0xff)) return undefined;
   return table;
 }
 

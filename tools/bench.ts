@@ -3,7 +3,9 @@
  * into the ES5 bundle versus tweetnacl's nacl.js, on the same valid and
  * invalid signatures, under Node and, when ESPRUINO_BIN names an Espruino
  * Linux binary, inside that interpreter. `npm run bench -- --json` prints one
- * JSON object. Not part of `npm test`.
+ * JSON object. Not part of `npm test`. The headline figures use 8-tooth comb
+ * tables; the "teeth" section measures every table size the issuer can
+ * provision (5..8 teeth), trading Storage for time.
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -13,6 +15,9 @@ import { createHash } from "crypto";
 import { bundle, ROOT } from "./build";
 
 const nacl = require("tweetnacl/nacl.js");
+
+/** The comb table sizes the issuer can provision (`tables --teeth`). */
+const TEETH = [8, 7, 6, 5];
 
 interface Case {
   sig: Uint8Array;
@@ -44,8 +49,9 @@ function makeCases(): Case[] {
 
 interface Dev {
   useAccel(a: unknown): void;
-  prepareKey(pk: Uint8Array): Uint8Array;
-  prepareBase(): Uint8Array;
+  prepareKey(pk: Uint8Array, teeth?: number): Uint8Array;
+  prepareBase(teeth?: number): Uint8Array;
+  tableBytes(teeth: number): number;
   useBaseTable(t: Uint8Array): boolean;
   verifyPrepared(s: Uint8Array, m: Uint8Array, pk: Uint8Array, t: Uint8Array): boolean;
 }
@@ -113,6 +119,28 @@ function fastScript(code: string, cases: Case[]): string {
   ].join("\n");
 }
 
+/**
+ * One teeth count (its tables already in Storage by setupScript): the
+ * bundle's verifier with both tables copied into RAM and native helpers, as
+ * the headline figure; the tables' teeth are read from their headers.
+ */
+function teethScript(code: string, cases: Case[], runs: number): string {
+  return [
+    code,
+    U8,
+    casesExpr(cases),
+    'var S=require("Storage");',
+    'var BASE=new Uint8Array(E.toArrayBuffer(S.read("edB")));var KEY=new Uint8Array(E.toArrayBuffer(S.read("edK")));',
+    "var C=require('crypto');",
+    "function sha(d){return new Uint8Array(C.SHA512(E.toArrayBuffer(E.toString(d))));}",
+    "var acc={convolve:E.convolve};if(C.SHA512)acc.sha512=sha;",
+    "KEY=new Uint8Array(KEY);BASE=new Uint8Array(BASE);",
+    "ED.useAccel(acc);var ok=ED.useBaseTable(BASE),i,c,r,n,t=getTime();",
+    "for(n=0;n<" + runs + ";n++)for(i=0;i<CASES.length;i++){c=CASES[i];r=ED.verifyPrepared(c[0],c[1],c[2],KEY);if(r!==c[3])ok=false;}",
+    "print('BENCH '+JSON.stringify({ms:(getTime()-t)*1000/(" + runs + "*CASES.length),ok:ok,teeth:KEY[3],bytes:KEY.length}));",
+  ].join("\n");
+}
+
 /** Run 3: tweetnacl's nacl.js on the same cases. */
 function naclScript(naclSrc: string, cases: Case[], runs: number): string {
   return [
@@ -165,12 +193,29 @@ async function main(): Promise<void> {
     for (const c of cases) nacl.sign.detached.verify(c.msg, c.sig, c.pk);
   }, 500) / cases.length;
   node.ratio = node.naclMs / node.fastNativeMs;
+  // Every table size the issuer can provision: base and key tables of the same teeth.
+  const teeth: Record<string, Record<string, number | boolean>> = {};
+  const teethTables: Record<string, [Uint8Array, Uint8Array]> = {};
+  dev.useAccel(simAccel());
+  for (const t of TEETH) {
+    const tb = dev.prepareBase(t);
+    const tk = dev.prepareKey(cases[0].pk, t);
+    if (tb.length !== dev.tableBytes(t) || tk.length !== dev.tableBytes(t) || !dev.useBaseTable(tb)) throw new Error("bad " + t + "-tooth tables");
+    for (const c of cases) if (dev.verifyPrepared(c.sig, c.msg, c.pk, tk) !== c.valid) throw new Error(t + "-tooth verifier disagrees");
+    const ms = timeIt(() => {
+      for (const c of cases) dev.verifyPrepared(c.sig, c.msg, c.pk, tk);
+    }, 300) / cases.length;
+    teeth[t] = { tableBytes: tk.length, storageBytesBasePlusOneKey: 2 * (tk.length + 4), nodeMs: ms };
+    teethTables[t] = [tb, tk];
+  }
+  dev.useBaseTable(base);
   const report: Record<string, unknown> = {
     bundleBytes: code.length,
     tableBytesPerKey: key.length,
     baseTableBytes: base.length,
     prepareBaseMsNode: baseMs,
     node,
+    teeth,
   };
   const bin = process.env.ESPRUINO_BIN;
   if (bin) {
@@ -194,6 +239,14 @@ async function main(): Promise<void> {
         jsVarsTotal: f.total,
         deviceEstimateMs: [f.ms * 40, f.ms * 100],
       };
+      // All four teeth counts take well under a minute together (about 12 verifications each).
+      for (const t of TEETH) {
+        const [tb, tk] = teethTables[t];
+        runEspruino(bin, dir, "setup" + t + ".js", setupScript(tb, tk));
+        const r = runEspruino(bin, dir, "teeth" + t + ".js", teethScript(code, cases, 3));
+        if (!r.ok || r.teeth !== t || r.bytes !== tk.length) throw new Error(t + "-tooth verifier in Espruino: " + JSON.stringify(r));
+        teeth[t].espruinoMs = r.ms;
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -214,6 +267,13 @@ async function main(): Promise<void> {
       "espruino JsVars (above an empty interpreter): code " + e.jsVarsForCode + ", ready with tables mapped from Storage " + e.jsVarsReadyToVerify + ", peak while verifying " + e.jsVarsPeakDuringVerify + " (of " + e.jsVarsTotal + ")",
     );
   } else lines.push("espruino: set ESPRUINO_BIN to measure inside the interpreter");
+  for (const t of TEETH) {
+    const x = teeth[t] as Record<string, number>;
+    lines.push(
+      "teeth " + t + ": table " + x.tableBytes + " bytes (base + one key in Storage with CRCs " + x.storageBytesBasePlusOneKey + "), node " + x.nodeMs.toFixed(3) + " ms" +
+        (x.espruinoMs === undefined ? "" : ", espruino " + x.espruinoMs.toFixed(1) + " ms"),
+    );
+  }
   process.stdout.write(lines.join("\n") + "\n");
 }
 

@@ -7,20 +7,29 @@
  *   of b is its 16 limbs reversed followed by 38 times them reversed
  *   (2^256 = 38 mod p). Results are carried once into signed 16-bit limbs.
  * - [S]B - [k]A uses fixed-base comb tables for B and for each trusted key
- *   (8 teeth, 255 points each): 31 doublings and at most 64 table additions,
- *   no per-verification precomputation. Only the final inversion remains.
+ *   (t teeth, 2^t - 1 points each; t = 8 by default): s - 1 doublings and at
+ *   most 2s table additions for the comb spacing s = ceil(253 / t), no
+ *   per-verification precomputation. Only the final inversion remains.
+ *   Fewer teeth trade Storage for time (t = 8: s = 32, 24,516 bytes; 7: 37,
+ *   12,228; 6: 43, 6,084; 5: 51, 3,012).
  * - No allocation in the hot loops: all temporaries live at module level
  *   (a table addition only makes three short-lived views of its entry).
  * - Tables are best kept as Storage files read memory-mapped
  *   (E.toArrayBuffer(Storage.read(name))): a few JsVars instead of ~1,000.
  *
- * Table byte format (prepareKey / prepareBase), 24516 bytes:
- *   0..3   "E2T" then 8 (the number of teeth)
+ * Table byte format (prepareKey / prepareBase), tableBytes(t) = 36 + 96 (2^t - 1)
+ * bytes; the length must match the header's t exactly:
+ *   0..3   "E2T" then t, the number of teeth (5..8)
  *   4..35  the 32-byte point encoding the table was built from (A or B)
- *   36..   255 entries j = 1..255, 96 bytes each, entry j is the point
- *          sum over bits t of j of 2^(32 t) P (P = -A for a key, B for base)
- *          as three canonical field elements, each 32 bytes little-endian
- *          (= 16 little-endian 16-bit limbs): y + x, y - x, 2 d x y.
+ *   36..   2^t - 1 entries j = 1..2^t - 1, 96 bytes each, entry j is the
+ *          point sum over bits i of j of 2^(s i) P (s = ceil(253 / t); P = -A
+ *          for a key, B for base) as three canonical field elements, each
+ *          32 bytes little-endian (= 16 little-endian 16-bit limbs):
+ *          y + x, y - x, 2 d x y.
+ * Scalars are below 2^253 (S < L is checked first, k is reduced mod L), so
+ * s t >= 253 comb bits cover them. The base and key tables of one
+ * verification must have the same t (the comb columns must line up); when
+ * they differ, that verification takes the plain verifier instead.
  * A key's table is built for -A, so verification adds both tables' points.
  */
 import { Accel } from "../../hal";
@@ -358,23 +367,40 @@ function invert(o: Fe, z: Fe, zv: Fe): void {
   mul(o, I1, I0v); // 2^255-21 = p-2
 }
 
-const TEETH = 8;
-const ENTRIES = 255;
+const DEFAULT_TEETH = 8;
 const HEAD = 36;
-/** Bytes of one table (prepareKey / prepareBase). */
-export const TABLE_BYTES = HEAD + ENTRIES * 96;
-const DIG_S = new Uint8Array(32);
-const DIG_K = new Uint8Array(32);
+
+/** Bytes of a table with this many teeth (5..8); 0 for any other count. */
+export function tableBytes(teeth: number): number {
+  return teeth === 5 || teeth === 6 || teeth === 7 || teeth === 8 ? HEAD + ((1 << teeth) - 1) * 96 : 0;
+}
+
+/** Bytes of one table with the default 8 teeth (prepareKey / prepareBase without a count). */
+export const TABLE_BYTES = tableBytes(DEFAULT_TEETH);
+
+/** Comb spacing: bits between teeth, so that teeth * spacing covers 253-bit scalars. */
+function spacing(teeth: number): number {
+  return ((253 + teeth - 1) / teeth) | 0;
+}
+
+const DIG_S = new Uint8Array(51); // spacing(5), the most columns
+const DIG_K = new Uint8Array(51);
 const ENC = new Uint8Array(32);
 const XB = new Uint8Array(32);
 
-/** Comb digits: digit i collects bit i of each 32-bit word of the scalar. */
-function digits(d: Uint8Array, s: Uint8Array, off: number): void {
-  let i: number, t: number, w: number;
-  for (i = 0; i < 32; i++) d[i] = 0;
-  for (t = 0; t < 8; t++) {
-    w = s[off + 4 * t] | (s[off + 4 * t + 1] << 8) | (s[off + 4 * t + 2] << 16) | (s[off + 4 * t + 3] << 24);
-    for (i = 0; i < 32; i++) d[i] |= ((w >>> i) & 1) << t;
+/**
+ * Comb digits of the 32-byte little-endian scalar at s[off]: digit i (of sp)
+ * has bit k set when bit k sp + i of the scalar is (k < teeth).
+ */
+function digits(d: Uint8Array, s: Uint8Array, off: number, teeth: number, sp: number): void {
+  let i: number, k: number, b: number, n: number, m: number;
+  for (i = 0; i < sp; i++) d[i] = 0;
+  for (k = 0; k < teeth; k++) {
+    b = k * sp;
+    n = 256 - b;
+    if (n > sp) n = sp;
+    m = 1 << k;
+    for (i = 0; i < n; i++, b++) if ((s[off + (b >> 3)] >> (b & 7)) & 1) d[i] |= m;
   }
 }
 
@@ -384,16 +410,16 @@ function setOne(a: Fe, av: Fe): void {
   mkV(a, av);
 }
 
-/** Encoding of [S]B - [k]A into ENC, from the digits and the two tables' 16-bit views. */
-function combine(base: Uint16Array, key: Uint16Array): void {
+/** Encoding of [S]B - [k]A into ENC, from sp digits each and the two tables' 16-bit views. */
+function combine(base: Uint16Array, key: Uint16Array, sp: number): void {
   QX.fill(0);
   QXv.fill(0);
   QT.fill(0);
   QTv.fill(0);
   setOne(QY, QYv);
   setOne(QZ, QZv);
-  for (let i = 31; i >= 0; i--) {
-    if (i < 31) dbl();
+  for (let i = sp - 1; i >= 0; i--) {
+    if (i < sp - 1) dbl();
     const ds = DIG_S[i];
     const dk = DIG_K[i];
     if (ds) madd(base, (HEAD >> 1) + (ds - 1) * 48, !dk);
@@ -414,6 +440,7 @@ function combine(base: Uint16Array, key: Uint16Array): void {
 }
 
 let baseTable: Uint16Array | undefined;
+let baseTeeth = 0;
 
 function words(table: Uint8Array): Uint16Array {
   // The 16-bit view needs an even offset; copy the rare misaligned table once.
@@ -421,11 +448,20 @@ function words(table: Uint8Array): Uint16Array {
   return new Uint16Array(t.buffer, t.byteOffset, t.length >> 1);
 }
 
-function tableFor(table: Uint8Array, encoding: Uint8Array): boolean {
-  if (!isU8(table) || table.length !== TABLE_BYTES) return false;
-  if (table[0] !== 0x45 || table[1] !== 0x32 || table[2] !== 0x54 || table[3] !== TEETH) return false;
-  for (let i = 0; i < 32; i++) if (table[4 + i] !== encoding[i]) return false;
-  return true;
+/** The teeth of a well-formed table (header and exact length), else 0. */
+function teethOf(table: Uint8Array): number {
+  if (!isU8(table) || table.length < HEAD) return 0;
+  if (table[0] !== 0x45 || table[1] !== 0x32 || table[2] !== 0x54) return 0;
+  const t = table[3];
+  return table.length === tableBytes(t) ? t : 0;
+}
+
+/** The teeth of table when it is well-formed and built for this encoding, else 0. */
+function tableFor(table: Uint8Array, encoding: Uint8Array): number {
+  const t = teethOf(table);
+  if (!t) return 0;
+  for (let i = 0; i < 32; i++) if (table[4 + i] !== encoding[i]) return 0;
+  return t;
 }
 
 /** The standard base point B, encoded. */
@@ -437,10 +473,13 @@ for (let i = 1; i < 32; i++) B_ENC[i] = 0x66;
 export function useBaseTable(table: Uint8Array | undefined): boolean {
   if (table === undefined) {
     baseTable = undefined;
+    baseTeeth = 0;
     return true;
   }
-  if (!tableFor(table, B_ENC)) return false;
+  const t = tableFor(table, B_ENC);
+  if (!t) return false;
   baseTable = words(table);
+  baseTeeth = t;
   return true;
 }
 
@@ -450,8 +489,10 @@ function isBytes(x: unknown, n: number): boolean {
 
 /**
  * Strict verification with the key's table from prepareKey (and the base
- * table installed by useBaseTable; without it, the base table is built in
- * RAM on first use). A table that does not belong to publicKey gives false.
+ * table installed by useBaseTable; without it, a base table with the key
+ * table's teeth is built in RAM on first use). A table that does not belong
+ * to publicKey gives false. When the two tables' teeth differ, the plain
+ * verifier decides (same verdict, slow).
  */
 export function verifyPrepared(
   signature: Uint8Array,
@@ -461,17 +502,20 @@ export function verifyPrepared(
 ): boolean {
   try {
     if (!isBytes(signature, 64) || !isU8(message) || !isBytes(publicKey, 32)) return false;
-    if (!tableFor(table, publicKey)) return false;
+    const t = tableFor(table, publicKey);
+    if (!t) return false;
     if (!scalarIsCanonical(signature, 32)) return false;
-    if (!baseTable) useBaseTable(prepareBase());
+    if (!baseTable) useBaseTable(prepareBase(t));
+    if (baseTeeth !== t) return verifyRef(signature, message, publicKey);
+    const sp = spacing(t);
     const buf = new Uint8Array(64 + message.length);
     buf.set(signature.subarray(0, 32), 0);
     buf.set(publicKey, 32);
     buf.set(message, 64);
     const k = hashToScalar(sha512(buf));
-    digits(DIG_S, signature, 32);
-    digits(DIG_K, k, 0);
-    combine(baseTable as Uint16Array, words(table));
+    digits(DIG_S, signature, 32, t, sp);
+    digits(DIG_K, k, 0, t, sp);
+    combine(baseTable as Uint16Array, words(table), sp);
     let diff = 0;
     for (let i = 0; i < 32; i++) diff |= ENC[i] ^ signature[i];
     return diff === 0;
@@ -503,9 +547,9 @@ function findTable(publicKey: Uint8Array): Uint8Array | undefined {
   return undefined;
 }
 
-/** Lets verify() use this key table (from prepareKey); false if it is not a table. */
+/** Lets verify() use this key table (from prepareKey, any teeth); false if it is not a table. */
 export function addKeyTable(table: Uint8Array): boolean {
-  if (!isU8(table) || table.length !== TABLE_BYTES || !tableFor(table, table.subarray(4, 36))) return false;
+  if (!teethOf(table)) return false;
   for (let i = 0; i < keyTables.length; i++) {
     if (tableFor(keyTables[i], table.subarray(4, 36))) {
       keyTables[i] = table;
@@ -589,13 +633,14 @@ function paddEntry(p: Point, out: Uint8Array, j: number, t: Fe[]): void {
 }
 
 /**
- * Builds the comb table for the point encoded (negated when negate). Entries
- * are made level by level (j in [2^t, 2^(t+1))), each from tooth t plus an
- * entry of a lower level already written to the output, and normalised in
- * chunks of 16 with one shared inversion: a few KiB of working memory, so it
- * runs on the device at provisioning time.
+ * Builds the comb table with nTeeth teeth (5..8, checked by the caller) for
+ * the point encoded (negated when negate). Entries are made level by level
+ * (j in [2^t, 2^(t+1))), each from tooth t plus an entry of a lower level
+ * already written to the output, and normalised in chunks of 16 with one
+ * shared inversion: a few KiB of working memory, so it runs on the device at
+ * provisioning time.
  */
-function buildTable(encoding: Uint8Array, negate: boolean): Uint8Array | undefined {
+function buildTable(encoding: Uint8Array, negate: boolean, nTeeth: number): Uint8Array | undefined {
   const p = point();
   if (!decodeNeg(p, encoding)) return undefined;
   if (!negate) {
@@ -609,20 +654,21 @@ function buildTable(encoding: Uint8Array, negate: boolean): Uint8Array | undefin
   for (let i = 0; i < 10; i++) tmp.push(fe());
   const teeth: Point[] = [p];
   const twin = point();
-  for (let t = 1; t < TEETH; t++) {
+  const sp = spacing(nTeeth);
+  for (let t = 1; t < nTeeth; t++) {
     const q = point();
     copyInto(q, teeth[t - 1]);
-    for (let i = 0; i < 32; i++) {
+    for (let i = 0; i < sp; i++) {
       copyInto(twin, q);
       padd(q, twin);
     }
     teeth.push(q);
   }
-  const out = new Uint8Array(TABLE_BYTES);
+  const out = new Uint8Array(tableBytes(nTeeth));
   out[0] = 0x45;
   out[1] = 0x32;
   out[2] = 0x54;
-  out[3] = TEETH;
+  out[3] = nTeeth;
   out.set(encoding, 4);
   const pts: Point[] = [];
   const pre: Fe[] = [];
@@ -631,7 +677,7 @@ function buildTable(encoding: Uint8Array, negate: boolean): Uint8Array | undefin
     pre.push(fe());
   }
   const run = fe(), inv = fe(), runv = fv(), zi = fe(), x = fe(), y = fe(), sum = fe(), enc = new Uint8Array(32);
-  for (let t = 0; t < TEETH; t++) {
+  for (let t = 0; t < nTeeth; t++) {
     const lo = 1 << t;
     for (let start = lo; start < 2 * lo; start += CHUNK) {
       const n = Math.min(CHUNK, 2 * lo - start);
@@ -670,16 +716,26 @@ function buildTable(encoding: Uint8Array, negate: boolean): Uint8Array | undefin
 }
 
 /**
- * The table for a trusted issuer key (TABLE_BYTES bytes, persist it with the
- * key), or undefined when publicKey is not a canonical curve point: such a
- * key could never verify anything, so it must not be provisioned.
+ * The table for a trusted issuer key with teeth 5..8 (default 8;
+ * tableBytes(teeth) bytes, persist it with the key), or undefined for any
+ * other teeth or when publicKey is not a canonical curve point: such a key
+ * could never verify anything, so it must not be provisioned.
  */
-export function prepareKey(publicKey: Uint8Array): Uint8Array | undefined {
-  if (!isBytes(publicKey, 32)) return undefined;
-  return buildTable(publicKey, true);
+export function prepareKey(publicKey: Uint8Array, teeth?: number): Uint8Array | undefined {
+  const t = teeth === undefined ? DEFAULT_TEETH : teeth;
+  if (!isBytes(publicKey, 32) || !tableBytes(t)) return undefined;
+  return buildTable(publicKey, true, t);
 }
 
-/** The base point's table; build once (or ship it) and install it with useBaseTable at boot. */
-export function prepareBase(): Uint8Array {
-  return buildTable(B_ENC, false) as Uint8Array;
+/**
+ * The base point's table with teeth 5..8 (default 8; undefined for any
+ * other count); build once (or ship it) and install it with useBaseTable at
+ * boot. Its teeth must match the key tables' for the fast path.
+ */
+export function prepareBase(): Uint8Array;
+export function prepareBase(teeth: number | undefined): Uint8Array | undefined;
+export function prepareBase(teeth?: number): Uint8Array | undefined {
+  const t = teeth === undefined ? DEFAULT_TEETH : teeth;
+  if (!tableBytes(t)) return undefined;
+  return buildTable(B_ENC, false, t);
 }

@@ -19,7 +19,7 @@ import {
 import { decodeRevocation, encodeRevocation, revocationBody, revocationMessage, RevocationFields } from "../../firmware/grants/revocation";
 import { parseProvisioning, PROVISION_FORMAT } from "../../firmware/grants/provision";
 import { BASE_TABLE_FILE, keyTableFile, tableFile } from "../../firmware/keytables";
-import { prepareBase, prepareKey, TABLE_BYTES } from "../../firmware/crypto/ed25519";
+import { prepareBase, prepareKey, tableBytes } from "../../firmware/crypto/ed25519";
 import { crc32 } from "../hw/system";
 import { iso, KEY_FORMAT, KeyFile, parseDuration, parseTime, PUB_FORMAT, readBlob, readKeyFile, readText, strictVerify, UsageError } from "./files";
 
@@ -47,8 +47,10 @@ const USAGE = `keybox-issuer: the owner's tool for Keybox access grants (signs w
   explain   GRANT-OR-REVOCATION [--key FILE ...] [--provision FILE] [--json]
             decodes a file or base64 string and checks its signature against the given keys
             (exit 0 valid, 1 signature does not verify, 2 malformed)
-  tables    --provision FILE --out DIR [--force]
-            the verifier's precomputed tables (edB, edK<id>) to upload to the box's Storage
+  tables    --provision FILE --out DIR [--teeth 5|6|7|8] [--force]
+            the verifier's precomputed tables (edB, edK<id>) to upload to the box's Storage;
+            fewer teeth, smaller tables, slower verification (bytes per file: 8 teeth ${tableBytes(8) + 4},
+            7: ${tableBytes(7) + 4}, 6: ${tableBytes(6) + 4}, 5: ${tableBytes(5) + 4}; default 8; all files share one count)
 
 Bad input exits with code 2 and a one-line message.`;
 
@@ -69,6 +71,7 @@ const OPTIONS = {
   "grant-id": { type: "string" },
   "issuer-key": { type: "string" },
   provision: { type: "string" },
+  teeth: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -205,13 +208,16 @@ function provision(v: Values, io: IssuerIo): number {
 /**
  * The verifier's comb tables for a provisioning file: edB for the base point
  * and edK<id> for each key, each with its CRC, to upload to the box's
- * Storage beside keybox.prov (the board would take minutes per table).
+ * Storage beside keybox.prov (the board would take minutes per table). All
+ * get the same --teeth: the verifier's fast path needs base and key to match.
  */
 function tables(v: Values, io: IssuerIo): number {
   const file = v.provision;
   if (!file) throw new UsageError("tables needs --provision FILE (from the provision command) and --out DIR");
   const dir = v.out;
   if (!dir) throw new UsageError("tables needs --out DIR");
+  const teeth = v.teeth === undefined ? 8 : /^[5-8]$/.test(v.teeth) ? Number(v.teeth) : 0;
+  if (!teeth) throw new UsageError(`--teeth: 5, 6, 7 or 8, got "${v.teeth}"`);
   let doc: unknown;
   try {
     doc = JSON.parse(readFileSync(file, "utf8"));
@@ -226,13 +232,13 @@ function tables(v: Values, io: IssuerIo): number {
     write(join(dir, name), tableFile(table, crc32), !!v.force);
     names.push(name);
   };
-  put(BASE_TABLE_FILE, prepareBase());
+  put(BASE_TABLE_FILE, prepareBase(teeth)!);
   for (const k of p.keys) {
-    const t = prepareKey(k.publicKey);
+    const t = prepareKey(k.publicKey, teeth);
     if (!t) throw new UsageError(`key ${k.id} is not a valid Ed25519 public key`);
     put(keyTableFile(k.id), t);
   }
-  io.out(`tables for ${p.boxId} written to ${dir}: ${names.join(", ")} (${TABLE_BYTES + 4} bytes each)`);
+  io.out(`tables for ${p.boxId} written to ${dir}: ${names.join(", ")} (${teeth} teeth, ${tableBytes(teeth) + 4} bytes each)`);
   return 0;
 }
 

@@ -132,3 +132,44 @@ process.stdout.write(JSON.stringify(out));
     nacl: c.nacl,
   }));
 }
+
+// Twisted Edwards arithmetic in BigInt, independent of the firmware's code: lets a test
+// build R = [S]B for any S it chooses (the top comb bits of S < L included).
+const D2BIG = (2n * D) % P;
+const SQRT_M1 = modPow(2n, (P - 1n) / 4n, P);
+type Ext = [bigint, bigint, bigint, bigint];
+
+function extAdd(p: Ext, q: Ext): Ext {
+  const a = ((p[1] - p[0]) * (q[1] - q[0])) % P;
+  const b = ((p[1] + p[0]) * (q[1] + q[0])) % P;
+  const c = (((p[3] * D2BIG) % P) * q[3]) % P;
+  const d = (2n * p[2] * q[2]) % P;
+  const e = b - a, f = d - c, g = d + c, h = b + a;
+  return [(e * f) % P, (g * h) % P, (f * g) % P, (e * h) % P];
+}
+
+/** The base point from y = 4/5 and even x. */
+function basePoint(): Ext {
+  const y = (4n * modPow(5n, P - 2n, P)) % P;
+  const u = (y * y - 1n + P) % P;
+  const v = (D * y * y + 1n) % P;
+  const x2 = (u * modPow(v, P - 2n, P)) % P;
+  let x = modPow(x2, (P + 3n) / 8n, P);
+  if ((x * x - x2) % P !== 0n) x = (x * SQRT_M1) % P;
+  if (x & 1n) x = P - x;
+  return [x, y, 1n, (x * y) % P];
+}
+
+/** The 32-byte encoding of [s]B, by double-and-add in BigInt. */
+export function baseMul(s: bigint): Uint8Array {
+  let r: Ext = [0n, 1n, 1n, 0n];
+  let q = basePoint();
+  for (let k = s; k > 0n; k >>= 1n) {
+    if (k & 1n) r = extAdd(r, q);
+    q = extAdd(q, q);
+  }
+  const zi = modPow(((r[2] % P) + P) % P, P - 2n, P);
+  const x = (((r[0] * zi) % P) + P) % P;
+  const y = (((r[1] * zi) % P) + P) % P;
+  return bigToLe(y | ((x & 1n) << 255n));
+}
