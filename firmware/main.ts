@@ -1,3 +1,4 @@
+import { CACHE_ENTRIES } from "./storage-plan";
 import { Hal } from "../hal";
 import { Config, checkConfig, FIRMWARE_VERSION, PROVISION_FILE } from "./config";
 import { EventBus } from "./events";
@@ -82,7 +83,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
   });
   const battery = new BatteryMonitor({ battery: hal.battery, clock: hal.clock, events: events });
   const wallclock = openWallClock({ clock: hal.clock, flash: hal.flash, crc32: crc32, events: events });
-  const cache = new VerifiedCache({ capacity: 16, flash: hal.flash, crc32: crc32, hash: hal.accel.sha256 });
+  const cache = new VerifiedCache({ capacity: CACHE_ENTRIES, flash: hal.flash, crc32: crc32, hash: hal.accel.sha256 });
   let pre: PreVerifier | undefined;
   const access = new AccessControl({
     flash: hal.flash,

@@ -1,3 +1,4 @@
+import { SETTINGS_JOURNAL } from "./storage-plan";
 import { Flash } from "../hal";
 import { checkConfig, Config } from "./config";
 import { utf8Decode, utf8Encode } from "./mqtt/codec";
@@ -23,7 +24,7 @@ export class Settings {
   private readonly log: Journal;
 
   constructor(options: { flash: Flash; crc32: Crc32 }) {
-    this.log = new Journal({ flash: options.flash, prefix: "cfg", segmentBytes: 256, maxSegments: 2, crc32: options.crc32 });
+    this.log = new Journal({ flash: options.flash, prefix: SETTINGS_JOURNAL.prefix, segmentBytes: SETTINGS_JOURNAL.segmentBytes, maxSegments: SETTINGS_JOURNAL.maxSegments, crc32: options.crc32 });
   }
 
   /** The configuration with the latest saved settings applied (or unchanged when there are none). */

@@ -265,6 +265,12 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   process.stdout.write(rel + ": " + r.bytes + " bytes, ~" + r.jsVars.value + " JsVars once loaded (" + r.jsVars.how + ")\n");
+  // The board's Storage as the flasher will count it (espruino.config.json's board and storage plan).
+  const flash = await import("./flash");
+  flash.installNetworkGuard();
+  const s = flash.resolveSettings({ dryRun: true, force: false, verbose: false, help: false });
+  const report = await flash.storageReport(s);
+  process.stdout.write("Storage on the " + s.board + (report.budget.fits ? "" : " (npm run flash refuses this)") + ":\n" + report.text + "\n");
 }
 
 if (require.main === module) {

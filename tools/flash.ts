@@ -25,6 +25,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { Budget, formatBudget, SETTINGS_ALLOWANCE, storageBudget } from "./budget";
 
 export const ROOT = path.resolve(__dirname, "..");
 
@@ -85,6 +86,13 @@ export interface FlashConfig {
   storageFile: StorageFile;
   payload: string;
   pins: PinMap;
+  /** What the owner installs beside the firmware: issuer keys and the teeth of their tables. */
+  storage: StoragePlan;
+}
+
+export interface StoragePlan {
+  issuerKeys: number;
+  tableTeeth: number;
 }
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
@@ -120,6 +128,14 @@ export function loadFlashConfig(file: string): FlashConfig {
   if (typeof baud !== "number" || !(baud > 0) || Math.floor(baud) !== baud) throw bad(`"baud" must be a positive integer`);
   if (raw.port !== undefined && typeof raw.port !== "string") throw bad(`"port" must be a string`);
   if (!isObj(raw.pins)) throw bad(`"pins" (the hardware pin map) is missing`);
+  const plan = raw.storage === undefined ? {} : raw.storage;
+  if (!isObj(plan)) throw bad(`"storage" must be an object { "issuerKeys": N, "tableTeeth": 5..8 }`);
+  const storage: StoragePlan = {
+    issuerKeys: plan.issuerKeys === undefined ? 1 : (plan.issuerKeys as number),
+    tableTeeth: plan.tableTeeth === undefined ? 8 : (plan.tableTeeth as number),
+  };
+  const planProblem = checkPlan(storage.issuerKeys, storage.tableTeeth);
+  if (planProblem) throw bad(`"storage": ${planProblem}`);
   const dir = path.dirname(path.resolve(file));
   const rel = (p: string) => path.resolve(dir, p);
   return {
@@ -131,7 +147,14 @@ export function loadFlashConfig(file: string): FlashConfig {
     storageFile,
     payload: rel(str("payload", "dist/upload-payload.js")),
     pins: raw.pins as unknown as PinMap,
+    storage,
   };
+}
+
+function checkPlan(keys: unknown, teeth: unknown): string | undefined {
+  if (typeof keys !== "number" || !(keys >= 1 && keys <= 8) || Math.floor(keys) !== keys) return "issuerKeys must be an integer 1..8";
+  if (typeof teeth !== "number" || !(teeth >= 5 && teeth <= 8) || Math.floor(teeth) !== teeth) return "tableTeeth must be an integer 5..8";
+  return undefined;
 }
 
 /**
@@ -216,6 +239,8 @@ export interface FlashArgs {
   baud?: number;
   bundle?: string;
   out?: string;
+  keys?: number;
+  teeth?: number;
   dryRun: boolean;
   force: boolean;
   verbose: boolean;
@@ -231,6 +256,8 @@ export const USAGE = `usage: npm run flash -- [options]
   --config FILE         configuration file (default espruino.config.json)
   --bundle FILE         file to upload (default: "bundle" in the config, dist/keybox.js)
   --out FILE            where to write the payload (default: "payload" in the config)
+  --keys N              issuer keys the box will trust (default: "storage" in the config, 1)
+  --teeth T             teeth of their verifier tables, 5..8 (default: "storage" in the config, 8)
   --force               upload even if the connected board reports another board name
   --verbose             show EspruinoTools' log and the board's output
 `;
@@ -267,6 +294,15 @@ export function parseArgs(argv: string[]): FlashArgs {
       case "--config": a.config = value(); break;
       case "--bundle": a.bundle = value(); break;
       case "--out": case "-o": a.out = value(); break;
+      case "--keys": case "--teeth": {
+        const v = value();
+        const n = Number(v);
+        const problem = arg === "--keys" ? checkPlan(n, 8) : checkPlan(1, n);
+        if (problem) throw new FlashError(`${arg}: ${problem.replace(/^\w+ /, "")}, got ${v}`);
+        if (arg === "--keys") a.keys = n;
+        else a.teeth = n;
+        break;
+      }
       default: throw new FlashError(`unknown option ${arg}\n${USAGE}`);
     }
   }
@@ -290,6 +326,7 @@ export interface Settings {
   payloadFile: string;
   manifestFile: string;
   pins: PinMap;
+  storage: StoragePlan;
   dryRun: boolean;
   force: boolean;
   verbose: boolean;
@@ -323,6 +360,10 @@ export function resolveSettings(args: FlashArgs, cwd = process.cwd()): Settings 
     payloadFile,
     manifestFile: payloadFile.replace(/(\.js)?$/, ".json"),
     pins: cfg.pins,
+    storage: {
+      issuerKeys: args.keys === undefined ? cfg.storage.issuerKeys : args.keys,
+      tableTeeth: args.teeth === undefined ? cfg.storage.tableTeeth : args.teeth,
+    },
     dryRun: args.dryRun,
     force: args.force,
     verbose: args.verbose,
@@ -525,6 +566,8 @@ export interface Manifest {
   /** Bytes the file occupies in Storage: the pretokenised bundle. */
   storedBytes: number;
   storedSha256: string;
+  /** The whole Storage area as the box will use it: firmware, tables, files and journals. */
+  storageBudget: Budget;
   pretokenised: boolean;
   bundle: string;
   bundleBytes: number;
@@ -573,14 +616,7 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
   const capacity = board.chip.saved_code.page_size * board.chip.saved_code.pages;
   const bytes = Buffer.byteLength(code, "utf8");
 
-  const { E, log } = await loadTools(s.verbose);
-  const cfg = toolsConfig(s, s.boardFile, canPretokenise(version));
-  for (const k of Object.keys(cfg)) E.Config[k] = cfg[k];
-  // The board description, exactly as EspruinoTools' --board FILE loads it.
-  const env = E.Core.Env.getData();
-  env.BOARD = s.board;
-  for (const k of Object.keys(board)) env[k] = board[k];
-  E.Core.Env.setFirmwareVersion(board.info.binary_version);
+  const { E, log, cfg } = await toolsFor(s, board, version);
 
   const missing = requiredModules(E, code).filter((m) => board.info.builtin_modules.indexOf(m) < 0);
   if (missing.length)
@@ -591,10 +627,11 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
 
   // What Storage will hold: EspruinoTools' own pretokeniser, the same call its transform makes.
   const stored = storedForm(E, code);
-  // A Storage file costs its 32-byte header plus the data rounded up to words.
-  if (stored.length + 32 > capacity)
+  const budget = budgetFor(s, stored.length, capacity);
+  if (!budget.fits)
     throw new FlashError(
-      `bundle is ${bytes} bytes (${stored.length} pretokenised); the ${s.board} Storage area holds ${capacity} bytes in all`,
+      `${rel(s.bundle)} (${bytes} bytes, ${stored.length} pretokenised) and the data the box keeps do not fit the ${s.board} Storage area:\n` +
+        formatBudget(budget, s.board),
     );
 
   log.errors.length = 0;
@@ -618,6 +655,7 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
     storageCapacity: capacity,
     storedBytes: stored.length,
     storedSha256: crypto.createHash("sha256").update(stored, "latin1").digest("hex"),
+    storageBudget: budget,
     pretokenised: stored !== code,
     bundle: rel(s.bundle),
     bundleBytes: bytes,
@@ -631,6 +669,41 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
     espruinoConfig: cfg,
   };
   return { payload, manifest, E, log };
+}
+
+/** The Storage area for this firmware and the keys and tables of the settings. */
+export function budgetFor(s: Settings, storedBytes: number, capacity: number): Budget {
+  return storageBudget(
+    { code: storedBytes, keys: s.storage.issuerKeys, teeth: s.storage.tableTeeth, settingsFiles: SETTINGS_ALLOWANCE },
+    capacity,
+  );
+}
+
+/** EspruinoTools set up for this board and these settings, as an upload uses it. */
+async function toolsFor(s: Settings, board: BoardJson, version: [number, number]) {
+  const { E, log } = await loadTools(s.verbose);
+  const cfg = toolsConfig(s, s.boardFile, canPretokenise(version));
+  for (const k of Object.keys(cfg)) E.Config[k] = cfg[k];
+  // The board description, exactly as EspruinoTools' --board FILE loads it.
+  const env = E.Core.Env.getData();
+  env.BOARD = s.board;
+  for (const k of Object.keys(board)) env[k] = board[k];
+  E.Core.Env.setFirmwareVersion(board.info.binary_version);
+  return { E, log, cfg };
+}
+
+/**
+ * The Storage budget of a bundle on the configured board, whether or not it
+ * fits (npm run build prints it; the flasher refuses what does not fit).
+ */
+export async function storageReport(s: Settings): Promise<{ budget: Budget; text: string }> {
+  const board = loadBoard(s.board, s.boardFile);
+  const version = parseVersion(board.info.binary_version);
+  if (!version) throw new FlashError(`board file ${rel(s.boardFile)}: unreadable firmware version ${board.info.binary_version}`);
+  const { E } = await toolsFor(s, board, version);
+  const stored = storedForm(E, fs.readFileSync(s.bundle, "utf8"));
+  const budget = budgetFor(s, stored.length, board.chip.saved_code.page_size * board.chip.saved_code.pages);
+  return { budget, text: formatBudget(budget, s.board) };
 }
 
 /** Keyword tokens in code loaded from Storage: read by every 2v firmware (we require 2v00 or later). */
@@ -823,6 +896,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(
       `flash: bundle ${m.bundle} ${m.bundleBytes} bytes, ${m.storedBytes} in Storage${m.pretokenised ? " (pretokenised)" : ""} of ${m.storageCapacity}; manifest ${rel(s.manifestFile)}\n`,
     );
+    process.stdout.write(`flash: Storage as the box will use it:\n${formatBudget(m.storageBudget, m.board)}\n`);
   } else {
     process.stdout.write(`flash: uploading ${m.bundle} (${m.bundleBytes} bytes) to ${m.board} on ${s.port} via ${s.transport}\n`);
     await upload(s, p);

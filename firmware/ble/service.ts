@@ -1,3 +1,4 @@
+import { BLE_JOURNAL } from "../storage-plan";
 import { Ble, BleLink, Clock, Flash, Handle, Random } from "../../hal";
 import { Journal } from "../store/journal";
 import { EventBus, EventValue } from "../events";
@@ -133,7 +134,7 @@ interface Session {
 }
 
 /** Prefix of the journal files holding the failure count. */
-export const JOURNAL_PREFIX = "ble";
+export const JOURNAL_PREFIX = BLE_JOURNAL.prefix;
 const DROP_GRACE_MS = 250;
 
 function pick(v: number | undefined, d: number): number {
@@ -201,7 +202,7 @@ export class BleService {
     this.lim = lim;
     const n = c.neutralReasons || [];
     for (let i = 0; i < n.length; i++) this.neutral[n[i]] = true;
-    if (!o.log) this.journal = new Journal({ flash: o.flash as Flash, prefix: JOURNAL_PREFIX, segmentBytes: 256, maxSegments: 2, crc32: o.crc32 });
+    if (!o.log) this.journal = new Journal({ flash: o.flash as Flash, prefix: JOURNAL_PREFIX, segmentBytes: BLE_JOURNAL.segmentBytes, maxSegments: BLE_JOURNAL.maxSegments, crc32: o.crc32 });
     this.store = new FailureStore({ log: o.log || (this.journal as Journal) });
     this.failures = this.store.load();
     this.noiseTokens = lim.eventBurst;

@@ -1,3 +1,4 @@
+import { cacheJournal, CACHE_MAX_ID } from "../storage-plan";
 import { Flash } from "../../hal";
 import { Crc32 } from "../store/crc32";
 import { isBytes } from "../store/bytes";
@@ -46,7 +47,7 @@ interface Entry {
 const ADD = 1;
 const DROP_GRANT = 2;
 const DROP_KEY = 3;
-const MAX_ID = 64;
+const MAX_ID = CACHE_MAX_ID;
 
 function isId(x: unknown): boolean {
   if (typeof x !== "string" || x.length < 1 || x.length > MAX_ID) return false;
@@ -115,10 +116,8 @@ export class VerifiedCache {
     this.cap = o.capacity;
     this.hash = o.hash || sha512;
     if (o.flash) {
-      // Room for a full rewrite plus as many changes again before compaction.
-      const seg = 1024;
-      const segs = Math.max(2, Math.ceil((o.capacity * (42 + MAX_ID) * 2) / (seg - 40)));
-      this.j = new Journal({ flash: o.flash, prefix: o.prefix || "vc", segmentBytes: seg, maxSegments: segs, crc32: o.crc32 as Crc32 });
+      const plan = cacheJournal(o.capacity, o.prefix);
+      this.j = new Journal({ flash: o.flash, prefix: plan.prefix, segmentBytes: plan.segmentBytes, maxSegments: plan.maxSegments, crc32: o.crc32 as Crc32 });
       this.replay(this.j.records());
     }
   }

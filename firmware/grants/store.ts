@@ -1,3 +1,4 @@
+import { GRANTS_JOURNAL } from "../storage-plan";
 import { isBytes, isList } from "../store/bytes";
 import { Flash } from "../../hal";
 import { Journal } from "../store/journal";
@@ -72,9 +73,9 @@ export class GrantStore implements GrantState {
     this.j = new Journal({
       flash: o.flash,
       crc32: o.crc32,
-      prefix: o.prefix === undefined ? "grants" : o.prefix,
-      segmentBytes: o.segmentBytes === undefined ? 1024 : o.segmentBytes,
-      maxSegments: o.maxSegments === undefined ? 6 : o.maxSegments,
+      prefix: o.prefix === undefined ? GRANTS_JOURNAL.prefix : o.prefix,
+      segmentBytes: o.segmentBytes === undefined ? GRANTS_JOURNAL.segmentBytes : o.segmentBytes,
+      maxSegments: o.maxSegments === undefined ? GRANTS_JOURNAL.maxSegments : o.maxSegments,
     });
     var recs = this.j.records();
     for (var i = 0; i < recs.length; i++) this.apply(recs[i]);

@@ -1,3 +1,4 @@
+import { MARKER_JOURNAL } from "../storage-plan";
 import { Flash } from "../../hal";
 import { Journal } from "../store/journal";
 
@@ -69,7 +70,7 @@ export function decodeMarker(b: Uint8Array): { ok: boolean; m?: DriveMarker } {
  * already clear marker.
  */
 export function journalMarker(o: { flash: Flash; crc32: (data: Uint8Array) => number; prefix?: string }): MarkerStore {
-  const j = new Journal({ flash: o.flash, crc32: o.crc32, prefix: o.prefix === undefined ? "latch" : o.prefix, segmentBytes: 512, maxSegments: 2 });
+  const j = new Journal({ flash: o.flash, crc32: o.crc32, prefix: o.prefix === undefined ? MARKER_JOURNAL.prefix : o.prefix, segmentBytes: MARKER_JOURNAL.segmentBytes, maxSegments: MARKER_JOURNAL.maxSegments });
   let held: DriveMarker | undefined;
   const recs = j.records();
   for (let i = recs.length - 1; i >= 0; i--) {

@@ -1,3 +1,4 @@
+import { UPLINK_JOURNALS } from "../storage-plan";
 import { Clock, Flash } from "../../hal";
 import { EventBus } from "../events";
 import { Journal } from "../store/journal";
@@ -5,19 +6,8 @@ import { Crc32 } from "../store/crc32";
 import { WallClock } from "../time/wallclock";
 import { Uplink, UplinkOptions } from "./uplink";
 
-/**
- * The uplink's flash footprint, one journal each (names must not collide
- * with other journals): the event outbox 4 x 1 KiB, executed command ids
- * 2 x 256 B, the time floor 2 x 128 B. A rewrite writes a new generation
- * before erasing the old one, so reserve twice that; erased space comes
- * back only through Flash.compact(), which the storage maintainer runs while
- * power is good.
- */
-export const UPLINK_JOURNALS = {
-  outbox: { prefix: "ulev", segmentBytes: 1024, maxSegments: 4 },
-  commands: { prefix: "ulcmd", segmentBytes: 256, maxSegments: 2 },
-  time: { prefix: "ultime", segmentBytes: 128, maxSegments: 2 },
-};
+/** The uplink's journals (sizes in storage-plan.ts, beside every other journal). */
+export { UPLINK_JOURNALS };
 
 /** The wall clock on its journal, reporting syncs and refusals on the bus. Open it before access control needs the time. */
 export function openWallClock(o: { clock: Clock; flash: Flash; crc32: Crc32; events: EventBus }): WallClock {

@@ -14,6 +14,7 @@ import * as path from "path";
 import * as vm from "vm";
 import { checkPinMap, FlashError, loadFlashConfig, parseArgs, resolveSettings } from "../../tools/flash";
 import { FAKE_WORLD } from "../../tools/sandbox";
+import { formatBudget, SETTINGS_ALLOWANCE, storageBudget } from "../../tools/budget";
 import { detokenise, tokenBytes, tokens } from "./pretokens";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -182,14 +183,42 @@ describe("npm run flash -- --dry-run", () => {
     const capacity = board.chip.saved_code.page_size * board.chip.saved_code.pages;
     const bytes = fs.statSync(bundle).size;
     const stored = espruinoToolsTokenise(bundle).length;
+    const plan = JSON.parse(fs.readFileSync(path.join(ROOT, "espruino.config.json"), "utf8")).storage || {};
     const r = flash("--dry-run", "--out", out);
-    // What must fit is the pretokenised file, not the bundle as text.
-    if (stored + 32 <= capacity) return checkDryRun(bundle, r, out);
-    // A bundle larger than the board's Storage must be refused before anything is written.
+    // What must fit is the pretokenised file beside the tables and journals the box keeps.
+    const budget = storageBudget({ code: stored, keys: plan.issuerKeys || 1, teeth: plan.tableTeeth || 8, settingsFiles: SETTINGS_ALLOWANCE }, capacity);
+    if (budget.fits) return checkDryRun(bundle, r, out);
+    // Firmware and data larger than the board's Storage are refused before anything is written.
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain("bundle is " + bytes + " bytes (" + stored + " pretokenised); the RAK5010 Storage area holds " + capacity + " bytes");
+    expect(r.stderr).toContain(`dist/keybox.js (${bytes} bytes, ${stored} pretokenised) and the data the box keeps do not fit the RAK5010 Storage area`);
+    expect(r.stderr).toContain(formatBudget(budget, "RAK5010"));
     expect(r.net).toEqual([]);
     expect(fs.existsSync(out)).toBe(false);
+  });
+
+  test("a bundle that fits alone is still refused when the tables and journals would not fit beside it", () => {
+    const big = path.join(tmp, "budget-8.js");
+    const r8 = flash("--dry-run", "--bundle", FIXTURE, "--teeth", "8", "--keys", "2", "--out", big);
+    expect(r8.status).toBe(2);
+    expect(r8.stderr).toMatch(/verifier tables \(8 teeth\): base point and 2 issuer keys/);
+    expect(r8.stderr).toMatch(/too many: it does not fit/);
+    expect(fs.existsSync(big)).toBe(false);
+    const small = path.join(tmp, "budget-6.js");
+    const r6 = flash("--dry-run", "--bundle", FIXTURE, "--teeth", "6", "--keys", "2", "--out", small);
+    expect(r6.status).toBe(0);
+    expect(r6.stdout).toMatch(/verifier tables \(6 teeth\): base point and 2 issuer keys/);
+    const m = JSON.parse(fs.readFileSync(small.replace(/\.js$/, ".json"), "utf8"));
+    expect(m.storageBudget.fits).toBe(true);
+    expect(m.storageBudget.total).toBe(m.storageBudget.lines.reduce((a: number, l: { bytes: number }) => a + l.bytes, 0));
+    expect(m.storageBudget.lines[0].bytes).toBe(32 + Math.ceil(m.storedBytes / 4) * 4);
+  });
+
+  test("--teeth and --keys outside their ranges are refused", () => {
+    for (const bad of [["--teeth", "9"], ["--teeth", "4"], ["--keys", "0"], ["--keys", "1.5"]]) {
+      const r = flash("--dry-run", "--bundle", FIXTURE, ...bad);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(bad[0] + ": ");
+    }
   });
 
   const bin = process.env.ESPRUINO_BIN;
