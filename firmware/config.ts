@@ -2,6 +2,7 @@ import { LatchConfig, latchDefaults, checkLatchConfig } from "./latch/config";
 import { ShockConfig } from "./tamper/shock";
 import { AlarmConfig } from "./tamper/alarm";
 import { isBoxId } from "./grants/codec";
+import { linkTimings } from "./uplink/schedule";
 
 /**
  * The box's configuration. The pin map is the HAL binding's business; this
@@ -54,15 +55,7 @@ export function withDefaults(partial: ConfigInput): Config {
     broker: partial.broker,
     apn: partial.apn === undefined ? "" : partial.apn,
     telemetryMs: partial.telemetryMs === undefined ? 900000 : partial.telemetryMs,
-    link: linkDefaults(partial.link || {}),
-  };
-}
-
-function linkDefaults(p: Partial<Config["link"]>): Config["link"] {
-  return {
-    idleMs: p.idleMs === undefined ? 60000 : p.idleMs,
-    pollMs: p.pollMs === undefined ? 900000 : p.pollMs,
-    batchMs: p.batchMs === undefined ? 300000 : p.batchMs,
+    link: linkTimings(partial.link || {}),
   };
 }
 

@@ -1,6 +1,21 @@
 import { Clock, Handle } from "../../hal";
 import { BoxEvent, EventBus } from "../events";
 
+export interface LinkTimings {
+  idleMs: number;
+  pollMs: number;
+  batchMs: number;
+}
+
+/** The duty cycle's timings with the field defaults for those not given: close after a minute idle, poll every 15 minutes, batch routine events for 5. */
+export function linkTimings(p: Partial<LinkTimings>): LinkTimings {
+  return {
+    idleMs: p.idleMs === undefined ? 60000 : p.idleMs,
+    pollMs: p.pollMs === undefined ? 900000 : p.pollMs,
+    batchMs: p.batchMs === undefined ? 300000 : p.batchMs,
+  };
+}
+
 /** What the schedule drives: the uplink and the modem under it. */
 export interface LinkControl {
   start(): void;
@@ -46,14 +61,8 @@ export class LinkSchedule {
 
   constructor(options: LinkScheduleOptions) {
     const o = options;
-    this.o = {
-      clock: o.clock,
-      events: o.events,
-      link: o.link,
-      idleMs: o.idleMs === undefined ? 60000 : o.idleMs,
-      pollMs: o.pollMs === undefined ? 900000 : o.pollMs,
-      batchMs: o.batchMs === undefined ? 300000 : o.batchMs,
-    };
+    const t = linkTimings(o);
+    this.o = { clock: o.clock, events: o.events, link: o.link, idleMs: t.idleMs, pollMs: t.pollMs, batchMs: t.batchMs };
     this.subs = [
       o.events.on((e) => this.event(e)),
       o.clock.every(this.o.pollMs, () => this.wake()),

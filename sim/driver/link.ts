@@ -1,5 +1,6 @@
 import * as net from "net";
 import { Clock, Handle } from "../../hal";
+import { Listeners } from "../hw/listeners";
 import {
   HELLO_ENCRYPTED,
   record,
@@ -60,8 +61,8 @@ export function connectSocket(options: { host: string; port: number; pair: boole
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: options.host, port: options.port });
     const reader = new RecordReader();
-    const notifyCbs: Array<(f: Uint8Array) => void> = [];
-    const closeCbs: Array<(r: string) => void> = [];
+    const notified = new Listeners<Uint8Array>();
+    const closed = new Listeners<string>();
     let state: "connecting" | "info" | "open" | "closed" = "connecting";
     let encrypted = false;
     let endReason = "socket_closed";
@@ -75,10 +76,10 @@ export function connectSocket(options: { host: string; port: number; pair: boole
         if (state === "open") socket.write(record(REC_WRITE, frame));
       },
       onNotify(cb: (f: Uint8Array) => void) {
-        notifyCbs.push(cb);
+        notified.add(cb);
       },
       onClose(cb: (r: string) => void) {
-        closeCbs.push(cb);
+        closed.add(cb);
       },
       close() {
         socket.end();
@@ -127,7 +128,7 @@ export function connectSocket(options: { host: string; port: number; pair: boole
           resolve(link);
         } else if (r.type === REC_NOTIFY && state === "open") {
           const f = new Uint8Array(r.body);
-          for (const cb of notifyCbs) cb(f);
+          notified.emit(f);
         }
       }
     });
@@ -139,7 +140,7 @@ export function connectSocket(options: { host: string; port: number; pair: boole
       fail(new LinkError(endReason, "connection closed by " + link.describe + ": " + endReason));
       const was = state;
       state = "closed";
-      if (was === "open") for (const cb of closeCbs) cb(endReason);
+      if (was === "open") closed.emit(endReason);
     });
   });
 }

@@ -1,5 +1,6 @@
 import { LAYOUT } from "../../firmware/ble/protocol";
 import { DriverLink, LinkError } from "./link";
+import { Listeners } from "../hw/listeners";
 
 /** The optional Node BLE library this client can use for a real box. */
 export const NOBLE_PACKAGE = "@abandonware/noble";
@@ -78,14 +79,10 @@ export function connectNoble(options: { noble: unknown; boxId: string; timeoutMs
               if (err3) return fail("ble_read", "reading info failed: " + String(err3));
               resp.subscribe((err4: unknown) => {
                 if (err4) return fail("ble_subscribe", "subscribing failed: " + String(err4));
-                const notifyCbs: Array<(f: Uint8Array) => void> = [];
-                const closeCbs: Array<(r: string) => void> = [];
-                resp.on("data", (d: Buffer) => {
-                  for (const cb of notifyCbs) cb(new Uint8Array(d));
-                });
-                p.once("disconnect", () => {
-                  for (const cb of closeCbs) cb("ble_disconnected");
-                });
+                const notified = new Listeners<Uint8Array>();
+                const closed = new Listeners<string>();
+                resp.on("data", (d: Buffer) => notified.emit(new Uint8Array(d)));
+                p.once("disconnect", () => closed.emit("ble_disconnected"));
                 done = true;
                 clearTimeout(timer);
                 resolve({
@@ -93,8 +90,12 @@ export function connectNoble(options: { noble: unknown; boxId: string; timeoutMs
                   describe: name + " over Bluetooth (" + p.address + ")",
                   info: new Uint8Array(data),
                   write: (f) => req.write(Buffer.from(f), true),
-                  onNotify: (cb) => notifyCbs.push(cb),
-                  onClose: (cb) => closeCbs.push(cb),
+                  onNotify: (cb) => {
+                    notified.add(cb);
+                  },
+                  onClose: (cb) => {
+                    closed.add(cb);
+                  },
                   close: () => p.disconnect(),
                 });
               });
