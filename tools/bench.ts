@@ -87,6 +87,15 @@ function setupScript(base: Uint8Array, key: Uint8Array): string {
   return [U8, 'var S=require("Storage");S.erase("edB");S.erase("edK");', 'S.write("edB",' + u8expr(base) + ");", 'S.write("edK",' + u8expr(key) + ");", "print('BENCH '+JSON.stringify({free:S.getFree()}));"].join("\n");
 }
 
+/** The tables memory-mapped from Storage (BASE, KEY) and the board's natives (acc), as the firmware finds them. */
+const TABLES_AND_NATIVES = [
+  'var S=require("Storage");',
+  'var BASE=new Uint8Array(E.toArrayBuffer(S.read("edB")));var KEY=new Uint8Array(E.toArrayBuffer(S.read("edK")));',
+  "var C=require('crypto');",
+  "function sha(d){return new Uint8Array(C.SHA512(E.toArrayBuffer(E.toString(d))));}",
+  "var acc={convolve:E.convolve};if(C.SHA512)acc.sha512=sha;",
+];
+
 /** Run 2: the bundle's verifier, tables memory-mapped from Storage (no RAM copy), natives installed. */
 function fastScript(code: string, cases: Case[]): string {
   return [
@@ -95,11 +104,7 @@ function fastScript(code: string, cases: Case[]): string {
     "process.memory();var u1=process.memory().usage;",
     U8,
     casesExpr(cases),
-    'var S=require("Storage");',
-    'var BASE=new Uint8Array(E.toArrayBuffer(S.read("edB")));var KEY=new Uint8Array(E.toArrayBuffer(S.read("edK")));',
-    "var C=require('crypto');",
-    "function sha(d){return new Uint8Array(C.SHA512(E.toArrayBuffer(E.toString(d))));}",
-    "var acc={convolve:E.convolve};if(C.SHA512)acc.sha512=sha;",
+    ...TABLES_AND_NATIVES,
     "ED.useAccel(acc);ED.useBaseTable(BASE);",
     "var ok=true,i,c,t,r;",
     "process.memory();var u2=process.memory().usage;",
@@ -129,11 +134,7 @@ function teethScript(code: string, cases: Case[], runs: number): string {
     code,
     U8,
     casesExpr(cases),
-    'var S=require("Storage");',
-    'var BASE=new Uint8Array(E.toArrayBuffer(S.read("edB")));var KEY=new Uint8Array(E.toArrayBuffer(S.read("edK")));',
-    "var C=require('crypto');",
-    "function sha(d){return new Uint8Array(C.SHA512(E.toArrayBuffer(E.toString(d))));}",
-    "var acc={convolve:E.convolve};if(C.SHA512)acc.sha512=sha;",
+    ...TABLES_AND_NATIVES,
     "KEY=new Uint8Array(KEY);BASE=new Uint8Array(BASE);",
     "ED.useAccel(acc);var ok=ED.useBaseTable(BASE),i,c,r,n,t=getTime();",
     "for(n=0;n<" + runs + ";n++)for(i=0;i<CASES.length;i++){c=CASES[i];r=ED.verifyPrepared(c[0],c[1],c[2],KEY);if(r!==c[3])ok=false;}",
