@@ -30,7 +30,8 @@ export function tableFile(table: Uint8Array, crc32: Crc32): Uint8Array {
   return out;
 }
 
-function intact(file: Uint8Array | undefined, crc32: Crc32): Uint8Array | undefined {
+/** The table inside a file when its length, header and CRC are right (for the loader and the flasher). */
+export function intactTable(file: Uint8Array | undefined, crc32: Crc32): Uint8Array | undefined {
   if (!file || file.length < 4) return undefined;
   const n = tableBytes(file[3]);
   if (!n || file.length !== n + 4) return undefined;
@@ -45,13 +46,13 @@ function intact(file: Uint8Array | undefined, crc32: Crc32): Uint8Array | undefi
  * (and drops any other key's). Returns how many key tables are in use.
  */
 export function loadTables(o: { flash: Flash; crc32: Crc32; keyIds: number[] }): { base: boolean; keys: number } {
-  const base = intact(o.flash.read(BASE_TABLE_FILE), o.crc32);
+  const base = intactTable(o.flash.read(BASE_TABLE_FILE), o.crc32);
   const haveBase = base !== undefined && useBaseTable(base);
   if (!haveBase) useBaseTable(undefined);
   clearKeyTables();
   let keys = 0;
   for (let i = 0; i < o.keyIds.length; i++) {
-    const t = intact(o.flash.read(keyTableFile(o.keyIds[i])), o.crc32);
+    const t = intactTable(o.flash.read(keyTableFile(o.keyIds[i])), o.crc32);
     if (t && addKeyTable(t)) keys++;
   }
   return { base: haveBase, keys: keys };

@@ -15,8 +15,10 @@ export interface StorageNeeds {
   keys: number;
   /** Teeth of the comb tables (keybox-issuer tables --teeth). */
   teeth: number;
-  /** Bytes of keybox.json and keybox.prov together. */
-  settingsFiles: number;
+  /** Bytes of each table file being installed; without them, 1 + keys tables of the given teeth. */
+  tableFiles?: number[];
+  /** Bytes of keybox.json and of keybox.prov. */
+  settingsFiles: number[];
 }
 
 export interface BudgetLine {
@@ -32,24 +34,29 @@ export interface Budget {
 }
 
 const HEADER = 32;
-/** keybox.json plus keybox.prov as the README's installation writes them, with room for a second key. */
-export const SETTINGS_ALLOWANCE = 1024;
+/** keybox.json and keybox.prov when they are not given: room for a broker, an APN and a few keys. */
+export const SETTINGS_ALLOWANCE = [512, 512];
 
 export function fileCost(bytes: number): number {
   return HEADER + Math.ceil(bytes / 4) * 4;
 }
 
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+
 export function storageBudget(needs: StorageNeeds, capacity: number): Budget {
-  const table = fileCost(tableBytes(needs.teeth) + 4);
+  const tables = needs.tableFiles || new Array(1 + needs.keys).fill(tableBytes(needs.teeth) + 4);
+  const keys = tables.length - 1;
   const journals = firmwareJournals().map((j) => j.maxSegments * fileCost(j.segmentBytes));
   const lines: BudgetLine[] = [
     { what: "firmware (.bootcde, pretokenised)", bytes: fileCost(needs.code) },
-    { what: `verifier tables (${needs.teeth} teeth): base point and ${needs.keys} issuer key${needs.keys === 1 ? "" : "s"}`, bytes: table * (1 + needs.keys) },
-    { what: "configuration and provisioning", bytes: fileCost(needs.settingsFiles) },
-    { what: `journals (${journals.length}, each at its full size)`, bytes: journals.reduce((a, b) => a + b, 0) },
+    { what: `verifier tables (${needs.teeth} teeth): base point and ${keys} issuer key${keys === 1 ? "" : "s"}`, bytes: sum(tables.map(fileCost)) },
+    { what: "configuration and provisioning", bytes: sum(needs.settingsFiles.map(fileCost)) },
+    { what: `journals (${journals.length}, each at its full size)`, bytes: sum(journals) },
     { what: "rewrite of the largest journal", bytes: Math.max.apply(null, journals) },
   ];
-  const total = lines.reduce((a, l) => a + l.bytes, 0);
+  const total = sum(lines.map((l) => l.bytes));
   return { lines, total, capacity, fits: total <= capacity };
 }
 

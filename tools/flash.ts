@@ -2,8 +2,11 @@
  * npm run flash: uploads dist/keybox.js to the board with EspruinoTools (the
  * `espruino` package, driven through its Node API), written to Storage as
  * .bootcde so that it runs at every boot. Storage receives it pretokenised by
- * EspruinoTools (reserved words and operators as single bytes, ~17% smaller),
- * and it is that size which must fit the board's Storage area.
+ * EspruinoTools (reserved words and operators as single bytes, ~17% smaller).
+ * What must fit the board's Storage area is that size plus everything the box
+ * keeps beside it (tools/budget.ts): tables, configuration, journals. The same
+ * upload can install the owner's provisioning file, configuration and tables
+ * (tools/install.ts checks them first), written before the firmware.
  *
  * Offline by construction: the board description comes from tools/boards/,
  * module download, the online minifier and compiler are switched off, a
@@ -20,12 +23,15 @@
  *   npm run flash -- --ble aa:bb:cc:dd:ee:ff        over Bluetooth LE (Nordic UART console)
  *   npm run flash -- --dry-run                      write dist/upload-payload.js only
  *   options: --config FILE, --board NAME|FILE.json, --baud N, --bundle FILE,
- *            --out FILE, --force (skip the board identity check), --verbose
+ *            --out FILE, --force (skip the board identity check), --verbose,
+ *            --provision FILE, --settings FILE, --tables DIR, --keys N, --teeth T
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { Budget, formatBudget, SETTINGS_ALLOWANCE, storageBudget } from "./budget";
+import { Installation, InstallError, readInstallation, SETTINGS_FILE } from "./install";
+import { PROVISION_FILE } from "../firmware/config";
 
 export const ROOT = path.resolve(__dirname, "..");
 
@@ -241,6 +247,9 @@ export interface FlashArgs {
   out?: string;
   keys?: number;
   teeth?: number;
+  provision?: string;
+  settings?: string;
+  tables?: string;
   dryRun: boolean;
   force: boolean;
   verbose: boolean;
@@ -256,6 +265,9 @@ export const USAGE = `usage: npm run flash -- [options]
   --config FILE         configuration file (default espruino.config.json)
   --bundle FILE         file to upload (default: "bundle" in the config, dist/keybox.js)
   --out FILE            where to write the payload (default: "payload" in the config)
+  --provision FILE      also install this provisioning file (keybox-issuer provision) as keybox.prov
+  --settings FILE       also install this box configuration as keybox.json
+  --tables DIR          also install the verifier tables in DIR (keybox-issuer tables; needs --provision)
   --keys N              issuer keys the box will trust (default: "storage" in the config, 1)
   --teeth T             teeth of their verifier tables, 5..8 (default: "storage" in the config, 8)
   --force               upload even if the connected board reports another board name
@@ -294,6 +306,9 @@ export function parseArgs(argv: string[]): FlashArgs {
       case "--config": a.config = value(); break;
       case "--bundle": a.bundle = value(); break;
       case "--out": case "-o": a.out = value(); break;
+      case "--provision": a.provision = value(); break;
+      case "--settings": a.settings = value(); break;
+      case "--tables": a.tables = value(); break;
       case "--keys": case "--teeth": {
         const v = value();
         const n = Number(v);
@@ -327,6 +342,8 @@ export interface Settings {
   manifestFile: string;
   pins: PinMap;
   storage: StoragePlan;
+  /** Files to install beside the firmware (absolute paths). */
+  install: { provision?: string; settings?: string; tables?: string };
   dryRun: boolean;
   force: boolean;
   verbose: boolean;
@@ -363,6 +380,11 @@ export function resolveSettings(args: FlashArgs, cwd = process.cwd()): Settings 
     storage: {
       issuerKeys: args.keys === undefined ? cfg.storage.issuerKeys : args.keys,
       tableTeeth: args.teeth === undefined ? cfg.storage.tableTeeth : args.teeth,
+    },
+    install: {
+      provision: args.provision === undefined ? undefined : path.resolve(cwd, args.provision),
+      settings: args.settings === undefined ? undefined : path.resolve(cwd, args.settings),
+      tables: args.tables === undefined ? undefined : path.resolve(cwd, args.tables),
     },
     dryRun: args.dryRun,
     force: args.force,
@@ -462,6 +484,8 @@ interface EspruinoGlobal {
     Env: { getData(): { [k: string]: unknown }; setFirmwareVersion(v: string): void };
     Utils: {
       getLexer(code: string): { next(): { str: string; type: string; value?: string } | undefined };
+      /** The JavaScript that writes contents (one char per byte) to a Storage file, as --storage sends it. */
+      getUploadFileCode(fileName: string, contents: string): string;
       getEspruinoPrompt(cb: () => void): void;
       executeExpression(expr: string, cb: Cb<string | undefined>): void;
       addRecognisedDeviceAddress(addr: string): void;
@@ -566,6 +590,8 @@ export interface Manifest {
   /** Bytes the file occupies in Storage: the pretokenised bundle. */
   storedBytes: number;
   storedSha256: string;
+  /** Files written to Storage before the firmware: provisioning, configuration, tables. */
+  installed: { name: string; bytes: number; from: string; sha256: string }[];
   /** The whole Storage area as the box will use it: firmware, tables, files and journals. */
   storageBudget: Budget;
   pretokenised: boolean;
@@ -627,7 +653,14 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
 
   // What Storage will hold: EspruinoTools' own pretokeniser, the same call its transform makes.
   const stored = storedForm(E, code);
-  const budget = budgetFor(s, stored.length, capacity);
+  let inst: Installation;
+  try {
+    inst = readInstallation(s.install);
+  } catch (e) {
+    if (e instanceof InstallError) throw new FlashError(e.message);
+    throw e;
+  }
+  const budget = budgetFor(s, stored.length, capacity, inst);
   if (!budget.fits)
     throw new FlashError(
       `${rel(s.bundle)} (${bytes} bytes, ${stored.length} pretokenised) and the data the box keeps do not fit the ${s.board} Storage area:\n` +
@@ -635,8 +668,11 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
     );
 
   log.errors.length = 0;
-  const transformed = await new Promise<string>((resolve) => E.callProcessor("transformForEspruino", code, (c) => resolve(String(c))));
+  const firmware = await new Promise<string>((resolve) => E.callProcessor("transformForEspruino", code, (c) => resolve(String(c))));
   if (log.errors.length) throw new FlashError(`EspruinoTools: ${log.errors.join("; ")}`, 1);
+  // The data files go first, written the way EspruinoTools' own --storage does it, so the firmware
+  // that load() starts finds its provisioning, configuration and tables.
+  const transformed = inst.files.map((f) => E.Core.Utils.getUploadFileCode(f.name, f.data) + "\n").join("") + firmware;
   const payload = captureWrite(E, transformed);
   if (log.errors.length || payload === undefined)
     throw new FlashError(`EspruinoTools: ${log.errors.join("; ") || "produced no upload"}`, 1);
@@ -655,6 +691,12 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
     storageCapacity: capacity,
     storedBytes: stored.length,
     storedSha256: crypto.createHash("sha256").update(stored, "latin1").digest("hex"),
+    installed: inst.files.map((f) => ({
+      name: f.name,
+      bytes: f.data.length,
+      from: rel(f.from),
+      sha256: crypto.createHash("sha256").update(f.data, "latin1").digest("hex"),
+    })),
     storageBudget: budget,
     pretokenised: stored !== code,
     bundle: rel(s.bundle),
@@ -671,10 +713,27 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
   return { payload, manifest, E, log };
 }
 
-/** The Storage area for this firmware and the keys and tables of the settings. */
-export function budgetFor(s: Settings, storedBytes: number, capacity: number): Budget {
+/**
+ * The Storage area for this firmware: the files being installed as they are,
+ * the others as the storage plan of the settings expects them.
+ */
+export function budgetFor(s: Settings, storedBytes: number, capacity: number, inst: Installation = { files: [] }): Budget {
+  const size = (name: string): number | undefined => {
+    for (const f of inst.files) if (f.name === name) return f.data.length;
+    return undefined;
+  };
+  const settings = [SETTINGS_FILE, PROVISION_FILE].map((n, i) => {
+    const b = size(n);
+    return b === undefined ? SETTINGS_ALLOWANCE[i] : b;
+  });
   return storageBudget(
-    { code: storedBytes, keys: s.storage.issuerKeys, teeth: s.storage.tableTeeth, settingsFiles: SETTINGS_ALLOWANCE },
+    {
+      code: storedBytes,
+      keys: inst.keys === undefined ? s.storage.issuerKeys : inst.keys,
+      teeth: inst.teeth === undefined ? s.storage.tableTeeth : inst.teeth,
+      tableFiles: inst.tableBytes,
+      settingsFiles: settings,
+    },
     capacity,
   );
 }
@@ -896,6 +955,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(
       `flash: bundle ${m.bundle} ${m.bundleBytes} bytes, ${m.storedBytes} in Storage${m.pretokenised ? " (pretokenised)" : ""} of ${m.storageCapacity}; manifest ${rel(s.manifestFile)}\n`,
     );
+    if (m.installed.length)
+      process.stdout.write(`flash: installs ${m.installed.map((f) => `${f.name} (${f.from}, ${f.bytes} bytes)`).join(", ")} before the firmware\n`);
     process.stdout.write(`flash: Storage as the box will use it:\n${formatBudget(m.storageBudget, m.board)}\n`);
   } else {
     process.stdout.write(`flash: uploading ${m.bundle} (${m.bundleBytes} bytes) to ${m.board} on ${s.port} via ${s.transport}\n`);

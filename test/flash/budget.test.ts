@@ -15,23 +15,30 @@ describe("storage budget", () => {
   });
 
   test("adds the firmware, the tables of each key and the base point, the files, every journal and one rewrite", () => {
-    const b = storageBudget({ code: 30001, keys: 2, teeth: 6, settingsFiles: 1000 }, 81920);
+    const b = storageBudget({ code: 30001, keys: 2, teeth: 6, settingsFiles: [600, 397] }, 81920);
     const by = (re: RegExp) => b.lines.filter((l) => re.test(l.what))[0].bytes;
     expect(by(/^firmware/)).toBe(32 + 30004);
     // 6 teeth: a 36-byte header and 63 entries of 96 bytes, a 4-byte CRC, the file header; three tables.
     expect(by(/tables \(6 teeth\): base point and 2 issuer keys/)).toBe(3 * (32 + 36 + 63 * 96 + 4));
-    expect(by(/configuration/)).toBe(1032);
+    expect(by(/configuration/)).toBe(632 + 432);
     // The journals as storage-plan.ts promises them: 17,920 bytes for the firmware's eight.
     expect(firmwareJournals().length).toBe(8);
     expect(by(/^journals \(8,/)).toBe(17920);
     expect(by(/rewrite/)).toBe(GRANTS_JOURNAL.maxSegments * (32 + GRANTS_JOURNAL.segmentBytes));
-    expect(b.total).toBe(30036 + 18360 + 1032 + 17920 + 6336);
+    expect(b.total).toBe(30036 + 18360 + 1064 + 17920 + 6336);
     expect(b.fits).toBe(true);
-    expect(formatBudget(b, "RAK5010")).toMatch(/\s8236 {2}to spare$/);
+    expect(formatBudget(b, "RAK5010")).toMatch(/\s8204 {2}to spare$/);
+  });
+
+  test("counts the table files being installed as they are", () => {
+    const b = storageBudget({ code: 1000, keys: 5, teeth: 7, tableFiles: [3016, 3016, 3016], settingsFiles: [] }, 81920);
+    const tables = b.lines.filter((l) => /tables/.test(l.what))[0];
+    expect(tables.what).toMatch(/base point and 2 issuer keys/);
+    expect(tables.bytes).toBe(3 * (32 + 3016));
   });
 
   test("says by how much it does not fit", () => {
-    const b = storageBudget({ code: 100000, keys: 1, teeth: 8, settingsFiles: 1000 }, 81920);
+    const b = storageBudget({ code: 100000, keys: 1, teeth: 8, settingsFiles: [1000] }, 81920);
     expect(b.fits).toBe(false);
     expect(formatBudget(b, "RAK5010")).toContain(b.total - 81920 + "  too many: it does not fit");
   });

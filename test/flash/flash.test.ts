@@ -14,7 +14,10 @@ import * as path from "path";
 import * as vm from "vm";
 import { checkPinMap, FlashError, loadFlashConfig, parseArgs, resolveSettings } from "../../tools/flash";
 import { FAKE_WORLD } from "../../tools/sandbox";
-import { formatBudget, SETTINGS_ALLOWANCE, storageBudget } from "../../tools/budget";
+import { fileCost, formatBudget, SETTINGS_ALLOWANCE, storageBudget } from "../../tools/budget";
+import { prepareBase, prepareKey } from "../../firmware/crypto/ed25519";
+import { tableFile } from "../../firmware/keytables";
+import { crc32 } from "../../firmware/store/crc32";
 import { detokenise, tokenBytes, tokens } from "./pretokens";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -90,6 +93,7 @@ function decode(payload: string): Decoded {
       if (m === "Storage") return Storage;
       throw new Error("module " + m + " required by the payload itself");
     },
+    atob: (b64: string) => Buffer.from(b64, "base64").toString("latin1"),
     reset: () => calls.push("reset"),
     print: () => calls.push("print"),
     load: (f?: string) => calls.push(f === undefined ? "load" : "load " + f),
@@ -219,6 +223,81 @@ describe("npm run flash -- --dry-run", () => {
       expect(r.status).toBe(2);
       expect(r.stderr).toContain(bad[0] + ": ");
     }
+  });
+
+  describe("installing the owner's files beside the firmware", () => {
+    const PROVISION = path.join(ROOT, "sim", "demo", "provision.json");
+    const demoKey = new Uint8Array(Buffer.from(JSON.parse(fs.readFileSync(PROVISION, "utf8")).keys[0].publicKey, "hex"));
+    const otherKey = new Uint8Array(Buffer.from("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "hex"));
+    let settings: string;
+    const tablesDir = (name: string, edB: Uint8Array, edK1: Uint8Array): string => {
+      const dir = path.join(tmp, name);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, "edB"), tableFile(edB, crc32));
+      fs.writeFileSync(path.join(dir, "edK1"), tableFile(edK1, crc32));
+      return dir;
+    };
+    let good: string;
+    beforeAll(() => {
+      settings = path.join(tmp, "keybox.json");
+      fs.writeFileSync(settings, JSON.stringify({ boxId: "KB-DEMO01", broker: { host: "mqtt.example.net", port: 1883 } }));
+      good = tablesDir("tables-5", prepareBase(5)!, prepareKey(demoKey, 5)!);
+    });
+    const install = (tables: string, out: string, ...more: string[]) =>
+      flash("--dry-run", "--bundle", FIXTURE, "--provision", PROVISION, "--settings", settings, "--tables", tables, "--out", out, ...more);
+
+    test("provisioning, configuration and tables are written byte for byte before the firmware, and counted as they are", () => {
+      const out = path.join(tmp, "install.js");
+      const r = install(good, out);
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/installs keybox\.prov .*keybox\.json .*edB .*edK1 .*before the firmware/);
+      const { storage, calls } = decode(latin1(out));
+      expect(storage["keybox.prov"]).toBe(latin1(PROVISION));
+      expect(storage["keybox.json"]).toBe(latin1(settings));
+      expect(storage["edB"]).toBe(latin1(path.join(good, "edB")));
+      expect(storage["edK1"]).toBe(latin1(path.join(good, "edK1")));
+      const firstCode = calls.indexOf("write .bootcde");
+      for (const f of ["keybox.prov", "keybox.json", "edB", "edK1"]) expect(calls.lastIndexOf("write " + f)).toBeLessThan(firstCode);
+      expect(calls[calls.length - 1]).toBe("load");
+      const m = JSON.parse(fs.readFileSync(out.replace(/\.js$/, ".json"), "utf8"));
+      expect(m.installed.map((f: { name: string }) => f.name)).toEqual(["keybox.prov", "keybox.json", "edB", "edK1"]);
+      const tables = m.storageBudget.lines.filter((l: { what: string }) => /tables/.test(l.what))[0];
+      expect(tables.what).toMatch(/\(5 teeth\): base point and 1 issuer key$/);
+      expect(tables.bytes).toBe(fileCost(storage["edB"].length) + fileCost(storage["edK1"].length));
+    });
+
+    test("a torn table, a table of another key, mixed teeth, another box's configuration or tables without keys are refused", () => {
+      const torn = tablesDir("tables-torn", prepareBase(5)!, prepareKey(demoKey, 5)!);
+      const file = fs.readFileSync(path.join(torn, "edK1"));
+      file[200] ^= 1;
+      fs.writeFileSync(path.join(torn, "edK1"), file);
+      const cases: [string[], RegExp][] = [
+        [["--tables", torn], /edK1 is torn or corrupt/],
+        [["--tables", tablesDir("tables-other", prepareBase(5)!, prepareKey(otherKey, 5)!)], /edK1 was built for another key/],
+        [["--tables", tablesDir("tables-mixed", prepareBase(5)!, prepareKey(demoKey, 6)!)], /edK1 has 6 teeth, edB 5/],
+        [["--tables", tablesDir("tables-swapped", prepareKey(demoKey, 5)!, prepareKey(demoKey, 5)!)], /edB was built for another point/],
+        [["--tables", path.join(tmp, "no-such-dir")], /edB not found/],
+      ];
+      for (const [args, message] of cases) {
+        const out = path.join(tmp, "refused.js");
+        const r = install(args[1], out);
+        expect(r.stderr).toMatch(message);
+        expect(r.status).toBe(2);
+        expect(fs.existsSync(out)).toBe(false);
+      }
+      const elsewhere = path.join(tmp, "elsewhere.json");
+      fs.writeFileSync(elsewhere, JSON.stringify({ boxId: "KB-000002" }));
+      const r1 = flash("--dry-run", "--bundle", FIXTURE, "--provision", PROVISION, "--settings", elsewhere, "--out", path.join(tmp, "r1.js"));
+      expect(r1.stderr).toMatch(/is for box KB-000002, the provisioning file for KB-DEMO01/);
+      const r2 = flash("--dry-run", "--bundle", FIXTURE, "--tables", good, "--out", path.join(tmp, "r2.js"));
+      expect(r2.stderr).toMatch(/add --provision FILE/);
+      const broken = path.join(tmp, "broken.json");
+      fs.writeFileSync(broken, "{\"boxId\": ");
+      const r3 = flash("--dry-run", "--bundle", FIXTURE, "--settings", broken, "--out", path.join(tmp, "r3.js"));
+      expect(r3.stderr).toMatch(/broken\.json is not JSON/);
+      for (const r of [r1, r2, r3]) expect(r.status).toBe(2);
+    });
   });
 
   const bin = process.env.ESPRUINO_BIN;
