@@ -32,6 +32,8 @@ export const FIRMWARE_VERSION = "0.2.0";
 
 /** The storage file holding the owner's provisioning (box id and issuer keys), written at installation. */
 export const PROVISION_FILE = "keybox.prov";
+/** Storage file with the box configuration, read at boot over the build's defaults. */
+export const SETTINGS_FILE = "keybox.json";
 
 export interface ConfigInput {
   boxId?: string;

@@ -30,8 +30,8 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { Budget, formatBudget, SETTINGS_ALLOWANCE, storageBudget } from "./budget";
-import { Installation, InstallError, readInstallation, SETTINGS_FILE } from "./install";
-import { PROVISION_FILE } from "../firmware/config";
+import { Installation, InstallError, readInstallation } from "./install";
+import { PROVISION_FILE, SETTINGS_FILE } from "../firmware/config";
 
 export const ROOT = path.resolve(__dirname, "..");
 

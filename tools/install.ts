@@ -10,14 +10,11 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { checkConfig, ConfigInput, PROVISION_FILE, withDefaults } from "../firmware/config";
+import { checkConfig, ConfigInput, PROVISION_FILE, SETTINGS_FILE, withDefaults } from "../firmware/config";
 import { parseProvisioning, Provisioning } from "../firmware/grants/provision";
 import { BASE_TABLE_FILE, intactTable, keyTableFile } from "../firmware/keytables";
 import { useBaseTable } from "../firmware/crypto/ed25519";
 import { crc32 } from "../firmware/store/crc32";
-
-/** The box configuration file the device reads at boot (hal/espruino/entry.ts). */
-export const SETTINGS_FILE = "keybox.json";
 
 export interface InstallFile {
   /** Storage file name. */

@@ -8,14 +8,14 @@ import { fixBuiltins } from "./lang";
 import { createEspruinoHal } from "./index";
 import { pinMap } from "./pins";
 import { start } from "../../firmware/main";
-import { withDefaults } from "../../firmware/config";
+import { SETTINGS_FILE, withDefaults } from "../../firmware/config";
 
 fixBuiltins();
 const build = typeof KEYBOX_BUILD === "undefined" ? undefined : KEYBOX_BUILD;
 const hal = createEspruinoHal(pinMap(build && build.pins));
 let stored: any;
 try {
-  stored = require("Storage").readJSON("keybox.json", true);
+  stored = require("Storage").readJSON(SETTINGS_FILE, true);
 } catch (e) {
   stored = undefined;
 }
