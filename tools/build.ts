@@ -264,7 +264,7 @@ async function main(): Promise<void> {
     process.stderr.write("Espruino gate failed for " + rel + ":\n  " + r.gate.errors.join("\n  ") + "\n");
     process.exit(1);
   }
-  process.stdout.write(rel + ": " + r.bytes + " bytes, ~" + r.jsVars.value + " JsVars once loaded (" + r.jsVars.how + ")\n");
+  process.stdout.write(rel + ": " + r.bytes + " bytes, ~" + r.jsVars.value + " JsVars once booted from Storage (" + r.jsVars.how + ")\n");
   // The board's Storage as the flasher will count it (espruino.config.json's board and storage plan).
   const flash = await import("./flash");
   flash.installNetworkGuard();
