@@ -8,15 +8,14 @@
  * loaded into RAM; otherwise it is estimated from the size, at the ratio
  * measured on our own bundle.
  */
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { bootFromStorage, runScript, writeStorage } from "./espruino-run";
 import { FAKE_WORLD } from "./sandbox";
 
 /** Bundle bytes per JsVar after booting from Storage: dist/keybox.js measured 15.9 on 2v29 Linux. */
 const BYTES_PER_JSVAR = 15.9;
-const CHUNK = 16384;
 
 export function measureJsVars(code: string): { value: number; how: string } {
   const bin = process.env.ESPRUINO_BIN;
@@ -36,24 +35,13 @@ export function measureJsVars(code: string): { value: number; how: string } {
  */
 export function runInEspruino(bin: string, code: string, from: "storage" | "ram"): number | undefined {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keybox-jsvars-"));
-  const run = (script: string): string => {
-    const file = path.join(dir, "run.js");
-    fs.writeFileSync(file, script);
-    const r = spawnSync(bin, [file], { cwd: dir, input: "", encoding: "latin1", timeout: 60000 });
-    return r.stdout || "";
-  };
   try {
     let body = code;
     if (from === "storage") {
-      // Earlier runs write the bundle to the interpreter's emulated flash (a file in dir) in pieces, as
-      // flashing does: a device-sized interpreter cannot hold the whole text at once.
-      for (let at = 0; at < code.length; at += CHUNK) {
-        const args = JSON.stringify(code.slice(at, at + CHUNK)) + "," + at + (at ? "" : "," + code.length);
-        if (!/WROTE/.test(run('require("Storage").write("kb",' + args + ');print("WROTE");'))) return undefined;
-      }
-      body = 'eval(require("Storage").read("kb"));';
+      if (!writeStorage(bin, dir, { kb: new Uint8Array(Buffer.from(code, "latin1")) })) return undefined;
+      body = bootFromStorage("kb");
     }
-    const m = /JSVARS (\d+)/.exec(run(FAKE_WORLD + "\nvar __m0 = process.memory().usage;\n" + body + "\nprint('JSVARS ' + (process.memory().usage - __m0));\n"));
+    const m = /JSVARS (\d+)/.exec(runScript(bin, dir, FAKE_WORLD + "\nvar __m0 = process.memory().usage;\n" + body + "\nprint('JSVARS ' + (process.memory().usage - __m0));\n"));
     return m ? Number(m[1]) : undefined;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

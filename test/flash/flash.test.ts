@@ -14,6 +14,7 @@ import * as path from "path";
 import * as vm from "vm";
 import { checkPinMap, FlashError, loadFlashConfig, parseArgs, resolveSettings } from "../../tools/flash";
 import { FAKE_WORLD } from "../../tools/sandbox";
+import { runScript, writeStorage } from "../../tools/espruino-run";
 import { fileCost, formatBudget, SETTINGS_ALLOWANCE, storageBudget } from "../../tools/budget";
 import { prepareBase, prepareKey } from "../../firmware/crypto/ed25519";
 import { tableFile } from "../../firmware/keytables";
@@ -318,32 +319,28 @@ describe("npm run flash -- --dry-run", () => {
     expect(stored.length).toBeLessThan(code.length);
 
     const trailer = "__hw.advance(11000);print('LED '+__hw.writes.filter(function(w){return w.pin==='D12';}).length);print('END');";
-    const esc = (t: string) => '"' + t.replace(/[^ -~]|["\\]/g, (c) => "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0")) + '"';
-    // Like the board: .bootcde written in 1 KiB pieces, then load() restarts into it. The
-    // fake device world goes into .boot0, which Espruino runs before .bootcde.
+    // Like the board: .bootcde written piece by piece (each piece its own run, so a device-sized
+    // interpreter holds one at a time), then load() restarts into it. The fake device world goes
+    // into .boot0, which Espruino runs before .bootcde. The same bundle, not pretokenised, booted
+    // the same way must print the same.
     const boot0 = "var __realTimeout=setTimeout;\n" + FAKE_WORLD + "\n__realTimeout(function(){" + trailer + "},1);\n";
-    let viaStorage = 'var S=require("Storage");S.write(".boot0",' + esc(boot0) + ");\n";
-    for (let i = 0; i < stored.length; i += 1024)
-      viaStorage += 'S.write(".bootcde",' + esc(stored.slice(i, i + 1024)) + "," + i + (i ? "" : "," + stored.length) + ");\n";
-    viaStorage += "load();\n";
-    const plain = FAKE_WORLD + "\n" + code + "\n" + trailer + "\n";
-    const interpret = (name: string, script: string): string[] => {
+    const interpret = (name: string, bootcde: string): string[] => {
       const dir = path.join(tmp, name);
       fs.mkdirSync(dir);
-      fs.writeFileSync(path.join(dir, "run.js"), script);
-      const res = spawnSync(bin!, ["run.js"], { cwd: dir, input: "", encoding: "latin1", timeout: 60000 });
-      const text = res.stdout.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").replace(/[\x00-\x08\x0b-\x1f]/g, "");
+      const bytes = (t: string) => new Uint8Array(Buffer.from(t, "latin1"));
+      expect(writeStorage(bin!, dir, { ".boot0": bytes(boot0), ".bootcde": bytes(bootcde) })).toBe(true);
+      const text = runScript(bin!, dir, "load();\n").replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").replace(/[\x00-\x08\x0b-\x1f]/g, "");
       // What the program printed: the lines after the interpreter's banner, without prompts.
       const lines = text.split("\n").map((l) => l.replace(/^>+/, "").trim());
       const banner = lines.lastIndexOf("http://espruino.com/Donate");
       return lines.slice(banner + 1).filter((l) => l !== "");
     };
-    const fromStorage = interpret("storage", viaStorage);
-    const fromText = interpret("text", plain);
+    const fromStorage = interpret("storage", stored);
+    const plain = interpret("plain", code);
     expect(fromStorage.join("\n")).not.toMatch(/SyntaxError|ReferenceError|Uncaught/);
     expect(fromStorage).toContain("END");
     expect(fromStorage.some((l) => /^LED \d+$/.test(l))).toBe(true);
-    expect(fromStorage).toEqual(fromText);
+    expect(fromStorage).toEqual(plain);
   });
 
   test("built-in modules come from the local board description: a board without crypto refuses the bundle", () => {
