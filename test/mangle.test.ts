@@ -32,7 +32,7 @@ class Meter {
 var a = new Meter({ count: 2, label: "a" });
 var b = new Meter({ count: 5, label: "b" });
 a.merge(b);
-var out = [b.report(), a.report(), JSON.parse('{"count":1}').count];
+var out = [b.report(), a.report(), (JSON.parse('{"count":1}') as { count: number }).count];
 `;
 
 function compile(source: string): string {
@@ -82,6 +82,10 @@ describe("private member renaming", () => {
     expect(min).not.toContain(MARK);
     expect(min).not.toMatch(/\.bump\b/);
     expect(run(min)).toEqual(expected);
+  });
+
+  it("stops the build when a private member's name is read from a value typed any", () => {
+    expect(() => compile(SOURCE.replace("other.bump(this.count)", "(other as any).bump(this.count)"))).toThrow(/"bump" is a private member's name, read from a value typed any/);
   });
 
   it("stops the build when a private member is reached through a string", () => {

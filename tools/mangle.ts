@@ -9,8 +9,10 @@
  * reference that resolves to such a member, and terser then shortens exactly
  * the marked names (MANGLE_REGEX). Left alone: accessors (emitted through
  * Object.defineProperty with the name as a string) and parameter properties
- * (the constructor's parameter shares the name). A member reached through a
- * string (`this["x"]`) stops the build: it would silently miss the rename.
+ * (the constructor's parameter shares the name). Two uses would silently miss
+ * the rename, so they stop the build instead: a private member reached
+ * through a string (`this["x"]`), and a private member's name read from a
+ * value typed `any` (the checker cannot tell which member it is).
  */
 import * as ts from "typescript";
 
@@ -34,6 +36,19 @@ export function markPrivateMembers(program: ts.Program): ts.TransformerFactory<t
     const decls = (sym && sym.declarations) || [];
     return decls.length > 0 && decls.every(hiddenMember);
   };
+  const hiddenNames: { [name: string]: true } = {};
+  for (const sf of program.getSourceFiles()) {
+    if (sf.isDeclarationFile) continue;
+    const collect = (n: ts.Node): void => {
+      if ((ts.isPropertyDeclaration(n) || ts.isMethodDeclaration(n)) && hiddenMember(n)) hiddenNames[(n.name as ts.Identifier).text] = true;
+      ts.forEachChild(n, collect);
+    };
+    collect(sf);
+  }
+  const where = (node: ts.Node): string => {
+    const sf = node.getSourceFile();
+    return sf.fileName + ":" + (sf.getLineAndCharacterOfPosition(node.getStart()).line + 1);
+  };
   return (context) => {
     const f = context.factory;
     const visit = (node: ts.Node): ts.Node => {
@@ -41,9 +56,10 @@ export function markPrivateMembers(program: ts.Program): ts.TransformerFactory<t
         const expr = ts.visitNode(node.expression, visit) as ts.Expression;
         return f.updatePropertyAccessExpression(node, expr, f.createIdentifier(node.name.text + MARK));
       }
+      if (ts.isPropertyAccessExpression(node) && hiddenNames[node.name.text] && checker.getTypeAtLocation(node.expression).flags & ts.TypeFlags.Any)
+        throw new Error(`${where(node)}: "${node.name.text}" is a private member's name, read from a value typed any; type the value`);
       if (ts.isElementAccessExpression(node) && ts.isStringLiteralLike(node.argumentExpression) && isHidden(node.argumentExpression)) {
-        const at = node.getSourceFile().fileName + ":" + node.getStart();
-        throw new Error(`${at}: private member "${node.argumentExpression.text}" reached through a string; use a dot`);
+        throw new Error(`${where(node)}: private member "${node.argumentExpression.text}" reached through a string; use a dot`);
       }
       if ((ts.isPropertyDeclaration(node) || ts.isMethodDeclaration(node)) && hiddenMember(node)) {
         const renamed = f.createIdentifier((node.name as ts.Identifier).text + MARK);
