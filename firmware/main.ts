@@ -27,6 +27,10 @@ export interface Status {
   boxId: string;
   version: string;
   latch: string;
+  /** Why the latch is in its state; in fault, the fault. */
+  latchReason: string;
+  /** In fault, the command that leaves it (see LatchStatus.wayOut); "" otherwise. */
+  wayOut: string;
   lidClosed: boolean;
   keyPresent: boolean;
   batteryMv: number;
@@ -235,6 +239,8 @@ export function start(hal: Hal, builtIn: Config): Keybox {
         boxId: config.boxId,
         version: FIRMWARE_VERSION,
         latch: s.state,
+        latchReason: s.reason,
+        wayOut: s.wayOut,
         lidClosed: s.lidClosed,
         keyPresent: s.keyPresent,
         batteryMv: battery.millivolts(),

@@ -8,6 +8,13 @@ import { Motor } from "./motor";
 
 export type LatchState = "locked" | "unlocking" | "open" | "locking" | "fault";
 
+/** The only way out of fault: a lock command (from a grant with lock permission), once the cause is cleared. */
+const WAY_OUT = "lock";
+
+function boltWord(thrown: boolean): string {
+  return thrown ? "thrown" : "retracted";
+}
+
 /**
  * Inside unlocking/locking: wait = motor resting (cool-down) before an
  * attempt; drive = motor on, waiting for the bolt switch; over = a blind,
@@ -43,6 +50,8 @@ export interface LatchStatus {
   state: LatchState;
   /** Why the latch is in this state (the reason of the last transition; the fault reason in fault). */
   reason: string;
+  /** In fault: the command that leaves it ("lock", once the cause is cleared); "" otherwise. */
+  wayOut: string;
   bolt: boolean;
   lidClosed: boolean;
   keyPresent: boolean;
@@ -62,7 +71,9 @@ export interface LatchStatus {
  * failed attempt; after a cool-down it is retried, and after `retries`
  * retries the latch faults with jam (the motor stalled before a full
  * stroke) or bolt_sensor_stuck (it ran freely long enough to finish and the
- * switch never noticed). bolt_lid_disagree is the lid opening while the
+ * switch never noticed), or jam_or_bolt_sensor when a lock cannot move the
+ * bolt at all after the switch opened with no drive (a switch failed open
+ * and a bolt moved by hand then seized look the same). bolt_lid_disagree is the lid opening while the
  * bolt switch says thrown during an unlock, or a lock confirming while the
  * lid reads open. reset_loop: drives cut short by resets more than
  * resetLoopLimit times in a row.
@@ -74,8 +85,9 @@ export interface LatchStatus {
  * persists a marker that a later boot reads to report and bound resets
  * mid-drive.
  *
- * Every transition is an event ("latch", state, {why, src}); every refused
- * command is ("latch_refused", code, {op, src}).
+ * Every transition is an event ("latch", state, {why, src}; in fault also
+ * wayOut: the command that leaves it); every refused command is
+ * ("latch_refused", code, {op, latch, src}).
  */
 export class LatchController {
   private st: LatchState;
@@ -87,6 +99,8 @@ export class LatchController {
   private freeMs = 0;
   private src = "";
   private interrupted = 0;
+  /** The bolt switch opened while locked with no drive (forced, or the switch failed open). */
+  private undriven = false;
   private booted = false;
   private closed = false;
   private timer: Handle | undefined;
@@ -124,7 +138,7 @@ export class LatchController {
   }
 
   status(): LatchStatus {
-    return { state: this.st, reason: this.why, bolt: this.o.latch.bolt.read(), lidClosed: this.o.lid.read(), keyPresent: this.o.key.read() };
+    return { state: this.st, reason: this.why, wayOut: this.st === "fault" ? WAY_OUT : "", bolt: this.o.latch.bolt.read(), lidClosed: this.o.lid.read(), keyPresent: this.o.key.read() };
   }
 
   /** Starts an unlock (undefined) or says why not: booting, low_battery, busy, already_open, fault, store_error, closed. */
@@ -210,7 +224,7 @@ export class LatchController {
     const lidClosed = this.o.lid.read();
     const bolt = this.o.latch.bolt.read();
     if (ev === "lid") {
-      this.o.events.emit("lid", arg ? "closed" : "opened", { state: this.st });
+      this.o.events.emit("lid", arg ? "closed" : "opened", { latch: this.st });
       if (arg) this.keys.lidClosed();
     }
     if (!this.booted && (ev === "bolt" || ev === "lid")) {
@@ -221,11 +235,12 @@ export class LatchController {
     switch (this.st) {
       case "locked":
         if (ev === "bolt" && !arg) {
-          this.reporter.raise("bolt_moved", "high", { state: "locked" });
+          this.reporter.raise("bolt_moved", "high", { latch: "locked" });
+          this.undriven = true;
           this.enter("open", "bolt_moved", "");
           if (lidClosed) this.armRelock(this.c.relockDelayMs, "bolt_moved");
         } else if (ev === "lid" && !arg) {
-          this.reporter.raise("lid_forced", "high", { bolt: bolt });
+          this.reporter.raise("lid_forced", "high", { bolt: boltWord(bolt) });
         }
         break;
 
@@ -258,7 +273,7 @@ export class LatchController {
             this.armRelock(this.c.autoRelockMs, String(arg));
           } else this.startCycle("close", "auto", String(arg));
         } else if (ev === "bolt" && arg) {
-          this.reporter.raise("bolt_moved", "medium", { state: "open" });
+          this.reporter.raise("bolt_moved", "medium", { latch: "open" });
           if (lidClosed) this.enter("locked", "bolt_moved", "");
           else this.enter("fault", "bolt_lid_disagree", "");
         }
@@ -278,7 +293,7 @@ export class LatchController {
         break;
 
       case "fault":
-        if (ev === "bolt") this.reporter.raise("bolt_moved", "low", { state: "fault", bolt: !!arg });
+        if (ev === "bolt") this.reporter.raise("bolt_moved", "low", { latch: "fault", bolt: boltWord(!!arg) });
         break;
     }
   }
@@ -305,7 +320,7 @@ export class LatchController {
     if (bolt) {
       if (m) this.writeMarker(false);
       this.interrupted = 0;
-      if (!lidClosed) this.reporter.raise("lid_forced", "high", { bolt: true, at: "boot" });
+      if (!lidClosed) this.reporter.raise("lid_forced", "high", { bolt: "thrown", at: "boot" });
       return;
     }
     // Bolt retracted at boot: not secure. Relock once the lid is shut.
@@ -360,7 +375,11 @@ export class LatchController {
     this.writeMarker(false);
     this.attempt++;
     this.freeMs += this.motor.freeRunMs();
-    const why = this.freeMs >= this.c.strokeMs ? "bolt_sensor_stuck" : "jam";
+    // A lock that cannot move the bolt at all, after the switch said the bolt left the thrown end
+    // with no drive, is either a switch failed open (the bolt never left) or a bolt moved by hand
+    // and seized: one switch and the supply sag cannot tell them apart, so the reason says both.
+    const unsure = this.dir === "close" && this.undriven && this.freeMs < this.c.probeMs;
+    const why = this.freeMs >= this.c.strokeMs ? "bolt_sensor_stuck" : unsure ? "jam_or_bolt_sensor" : "jam";
     if (this.attempt > this.c.retries) {
       this.enter("fault", why, this.src);
       return;
@@ -401,6 +420,8 @@ export class LatchController {
     if (state === "locked") this.keys.end();
     const d: { [k: string]: EventValue } = { why: why };
     if (src) d.src = src;
+    if (state === "fault") d.wayOut = WAY_OUT;
+    if (state === "locked" && why === "locked") this.undriven = false;
     if (state === "fault") this.log("latch: fault " + why);
     this.emitState(d);
     this.notify();
@@ -426,7 +447,7 @@ export class LatchController {
   }
 
   private refuse(op: string, code: string, src: string, mv?: number): string {
-    const d: { [k: string]: EventValue } = { op: op, state: this.st };
+    const d: { [k: string]: EventValue } = { op: op, latch: this.st };
     if (src) d.src = src;
     if (code === "low_battery") {
       d.mv = mv === undefined ? this.o.battery.millivolts() : mv;

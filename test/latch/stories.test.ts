@@ -387,7 +387,7 @@ describe("tamper", () => {
     rig.run(10);
     rig.latch.force(0.2);
     rig.run(100);
-    expect(tamper(rig, "bolt_moved")[0].d).toMatchObject({ sev: "high", state: "locked" });
+    expect(tamper(rig, "bolt_moved")[0].d).toMatchObject({ sev: "high", latch: "locked" });
     expect(rig.ctl.state()).toBe("open");
     expect(rig.runUntil("locked", 10000)).toBe(true);
     expect(rig.latch.where()).toBeGreaterThanOrEqual(0.95);
