@@ -36,12 +36,25 @@ export interface MqttClientOptions {
   connackTimeoutMs?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  /**
+   * A link counts as good once it stayed up this long (default 60 s): only
+   * then does the back-off start again from backoffMinMs. A broker that
+   * accepts and then drops the link at once is retried ever more slowly.
+   */
+  stableMs?: number;
   maxPacket?: number;
   /**
    * An application message. For QoS 1 the broker gets its PUBACK only once
    * done() is called, so call it after the message's effect is persisted.
    */
   onMessage: (topic: string, payload: Uint8Array, done: () => void) => void;
+  /**
+   * An application message larger than maxPacket: its body was skipped
+   * unread, head holds its first bytes and size its payload's whole length.
+   * QoS 1 gets its PUBACK once done() is called (without this option, at
+   * once), so the broker never redelivers it.
+   */
+  onOversize?: (topic: string, head: Uint8Array, size: number, done: () => void) => void;
   /** Link state changes: "connecting", "up", "down" (with a reason code), "idle". */
   onState?: (state: string, reason: string) => void;
 }
@@ -68,6 +81,8 @@ const RECENT = 8;
  *   idle --start--> opening --socket--> connecting --CONNACK 0--> up
  *   opening/connecting/up --error/close/timeout--> wait --back-off--> opening
  *   any --stop--> idle (DISCONNECT sent when up); any --close--> closed
+ * The back-off doubles per failed attempt up to backoffMaxMs and restarts
+ * only after a link that stayed up stableMs (or an explicit start()).
  * QoS 1 publishes stay in flight, in order, across link drops and are sent
  * again with DUP when the link comes back, until PUBACK.
  */
@@ -82,6 +97,7 @@ export class MqttClient {
   private timer: Handle | undefined;
   private pingTimer: Handle | undefined;
   private attempt = 0;
+  private upAt = 0;
   private lastTx = 0;
   private inflight: Inflight[] = [];
   private nextId = 32768;
@@ -273,7 +289,7 @@ export class MqttClient {
         if (this.state !== S_CONNECTING) return this.drop("mqtt_unexpected");
         if (p.returnCode !== 0) return this.drop("mqtt_refused_" + p.returnCode);
         this.state = S_UP;
-        this.attempt = 0;
+        this.upAt = this.o.clock.monotonic();
         if (this.timer) this.timer.cancel();
         this.timer = undefined;
         this.keepalive();
@@ -315,12 +331,12 @@ export class MqttClient {
   private incoming(p: Publish): void {
     if (this.state !== S_UP) return this.drop("mqtt_unexpected");
     if (p.qos === 0) {
-      this.o.onMessage(p.topic, p.payload, noop);
+      this.deliver(p, noop);
       return;
     }
     if (p.qos !== 1) return this.drop("mqtt_qos2");
     const id = p.messageId as number;
-    const key = id + ":" + fingerprint(p.payload);
+    const key = id + ":" + fingerprint(p.payload) + (p.oversize === undefined ? "" : ":" + p.oversize);
     if (this.pendingIn[key]) return;
     if (p.dup && this.recent.indexOf(key) >= 0) {
       this.send({ cmd: "puback", messageId: id });
@@ -329,7 +345,7 @@ export class MqttClient {
     this.pendingIn[key] = true;
     let once = false;
     const gen = this.gen;
-    this.o.onMessage(p.topic, p.payload, () => {
+    this.deliver(p, () => {
       if (once) return;
       once = true;
       delete this.pendingIn[key];
@@ -337,6 +353,12 @@ export class MqttClient {
       if (this.recent.length > RECENT) this.recent.shift();
       if (gen === this.gen && this.state === S_UP) this.send({ cmd: "puback", messageId: id });
     });
+  }
+
+  private deliver(p: Publish, done: () => void): void {
+    if (p.oversize === undefined) this.o.onMessage(p.topic, p.payload, done);
+    else if (this.o.onOversize) this.o.onOversize(p.topic, p.payload, p.oversize, done);
+    else done();
   }
 
   private keepalive(): void {
@@ -373,6 +395,8 @@ export class MqttClient {
 
   private drop(reason: string): void {
     if (this.state === S_CLOSED || this.state === S_IDLE || this.state === S_WAIT) return;
+    const stable = this.o.stableMs === undefined ? 60000 : this.o.stableMs;
+    if (this.state === S_UP && this.o.clock.monotonic() - this.upAt >= stable) this.attempt = 0;
     this.teardown();
     this.state = S_WAIT;
     this.report("down", reason);

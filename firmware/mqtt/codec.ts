@@ -53,6 +53,12 @@ export interface Publish {
   retain: boolean;
   /** Present exactly when qos > 0. */
   messageId?: number;
+  /**
+   * Set only by Parser for a PUBLISH larger than maxPacket: the payload's
+   * whole length; payload then holds only its first OVERSIZE_HEAD bytes and
+   * the rest was discarded unread.
+   */
+  oversize?: number;
 }
 export interface Puback {
   cmd: "puback";
@@ -513,17 +519,26 @@ function decodeBody(first: number, b: Uint8Array, start: number, end: number): P
   return p;
 }
 
+/** How much of an oversized PUBLISH payload the parser keeps: enough for a command's header and id. */
+export const OVERSIZE_HEAD = 32;
+
 /**
  * Reassembles packets from arbitrary chunks. feed() appends whole packets to
  * out and returns undefined, or returns an error code: the stream is then out
  * of step and the parser refuses further input until reset() (the client
  * drops the connection). A packet larger than maxPacket is an error before
- * any of its body is buffered.
+ * any of its body is buffered, except a PUBLISH: its topic, packet id and
+ * first OVERSIZE_HEAD payload bytes are decoded, the rest of its body is
+ * skipped as it arrives, and it comes out with `oversize` set, so one
+ * message too large for the box costs the link nothing (the client can
+ * still acknowledge it, and the broker stops redelivering it).
  */
 export class Parser {
   private buf: Uint8Array;
   private len = 0;
   private err = "";
+  /** Body bytes of an oversized PUBLISH still to discard. */
+  private skip = 0;
   private readonly max: number;
 
   constructor(options: { maxPacket?: number }) {
@@ -536,11 +551,18 @@ export class Parser {
   reset(): void {
     this.len = 0;
     this.err = "";
+    this.skip = 0;
     if (this.buf.length > 256) this.buf = new Uint8Array(64);
   }
 
   feed(chunk: Uint8Array, out: Packet[]): string | undefined {
     if (this.err) return this.err;
+    if (this.skip > 0) {
+      const n = Math.min(this.skip, chunk.length);
+      this.skip -= n;
+      if (n === chunk.length) return undefined;
+      chunk = chunk.subarray(n);
+    }
     if (this.len + chunk.length > this.buf.length) {
       let size = this.buf.length;
       while (size < this.len + chunk.length) size *= 2;
@@ -573,7 +595,25 @@ export class Parser {
       }
       // A longer-than-needed length (a final 0 digit) is refused: one encoding per packet.
       if (i - pos > 2 && b[i - 1] === 0) return this.fail(E_LENGTH);
-      if (i - pos + rem > this.max) return this.fail(E_TOO_BIG);
+      if (i - pos + rem > this.max) {
+        // a PUBLISH too large to hold: decode its head, skip its body
+        if (b[pos] >> 4 !== 3) return this.fail(E_TOO_BIG);
+        if (this.len - i < 2) break;
+        const vh = 2 + ((b[i] << 8) | b[i + 1]) + (b[pos] & 6 ? 2 : 0);
+        if (i - pos + vh + OVERSIZE_HEAD > this.max) return this.fail(E_TOO_BIG);
+        const keep = Math.min(rem, vh + OVERSIZE_HEAD);
+        if (this.len - i < keep) break;
+        const h = decodeBody(b[pos], b, i, i + keep);
+        if (typeof h === "string") return this.fail(h);
+        (h as Publish).oversize = rem - vh;
+        out.push(h);
+        if (this.len - i >= rem) pos = i + rem;
+        else {
+          this.skip = rem - (this.len - i);
+          pos = this.len;
+        }
+        continue;
+      }
       if (this.len - i < rem) break;
       const p = decodeBody(b[pos], b, i, i + rem);
       if (typeof p === "string") return this.fail(p);

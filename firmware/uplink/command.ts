@@ -128,6 +128,24 @@ export function decodeCommand(b: Uint8Array): ParsedCommand | string {
   };
 }
 
+/**
+ * The id and kind a command's first bytes name, unverified: enough to
+ * answer a command that cannot be read whole (too large for the box) with
+ * its own id. Empty strings where the bytes do not say.
+ */
+export function commandHead(b: Uint8Array): { id: string; kind: string } {
+  const out = { id: "", kind: "" };
+  if (b.length < 5 || b[0] !== COMMAND_VERSION) return out;
+  if (b[1] >= 1 && b[1] <= KINDS.length) out.kind = KINDS[b[1] - 1];
+  const n = b[4];
+  if (n < 1 || n > 16 || b.length < 13 + n) return out;
+  for (let i = 0; i < 8; i++) {
+    const x = b[5 + n + i];
+    out.id += (x < 16 ? "0" : "") + x.toString(16);
+  }
+  return out;
+}
+
 /** What a "revoke" command names: a grant (16 hex digits, kept until `until`) or an issuer key. */
 export function revokeTarget(c: Command): { grantId: string; until: number } | { keyId: number } {
   const a = c.arg;

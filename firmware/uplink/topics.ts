@@ -17,7 +17,11 @@
  *                       {"lost":n,"to":last seq,<type>:count}.
  *   kb/<box>/reply      QoS 1. JSON {"id":"<command id hex>","ok":bool,"reason":code}
  *                       for every command received, once its outcome is final
- *                       (and, when ok, persisted). Also recorded as a "cmd" event.
+ *                       (and, when ok, persisted). Also recorded as a "cmd" event
+ *                       {id, kind[, size]}. A message too large for the box
+ *                       (over the client's maxPacket, 4 KB) is refused
+ *                       "cmd_too_big" with the id and kind its first bytes name
+ *                       and its size; one whose effect threw, "cmd_failed".
  *
  * Owner -> box
  *   kb/<box>/cmd        QoS 1. A signed command (binary, format in command.ts):

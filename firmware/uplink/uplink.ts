@@ -3,7 +3,7 @@ import { BoxEvent, EventBus } from "../events";
 import { MqttClient, SocketFactory } from "../mqtt/client";
 import { utf8Encode } from "../mqtt/codec";
 import { WallClock } from "../time/wallclock";
-import { Command, CommandGuard, commandTime } from "./command";
+import { Command, CommandGuard, commandHead, commandTime } from "./command";
 import { Outbox, RecordLog } from "./outbox";
 import { Telemetry, Topics, topicsFor } from "./topics";
 
@@ -101,6 +101,9 @@ export class Uplink {
       backoffMaxMs: options.backoffMaxMs,
       onMessage: function (topic, payload, done) {
         self.command(topic, payload, done);
+      },
+      onOversize: function (topic, head, size, done) {
+        self.oversize(topic, head, size, done);
       },
       onState: function (state, reason) {
         self.linkState(state, reason);
@@ -205,33 +208,64 @@ export class Uplink {
     this.client.publish({ topic: this.topics.telemetry, payload: utf8Encode(s), qos: 0 });
   }
 
+  /*
+   * Every command message ends in exactly one outcome and one PUBACK, so a
+   * poison message (too large, malformed, or one whose effect throws) is
+   * refused once with a reason instead of being redelivered forever. Its id
+   * is recorded before its effect runs: a command that crashes the box is
+   * refused as a replay when the broker delivers it again after the reboot.
+   */
   private command(topic: string, payload: Uint8Array, done: () => void): void {
     if (topic !== this.topics.cmd) {
       done();
       return;
     }
     const out = { id: "" };
-    const c = this.guard.admit(payload, out);
+    let c: Command | string = "cmd_failed";
+    try {
+      c = this.guard.admit(payload, out);
+    } catch (e) {
+      this.log("uplink: command check threw " + e);
+    }
     if (typeof c === "string") {
       this.finish(out.id, "", c, done);
       return;
     }
-    if (c.kind === "time") {
-      this.finish(c.id, c.kind, this.o.wallclock.sync("cmd", commandTime(c)), done);
+    const cmd = c;
+    if (cmd.kind === "time") {
+      this.finish(cmd.id, cmd.kind, this.o.wallclock.sync("cmd", commandTime(cmd)), done);
       return;
     }
     let once = false;
-    this.o.execute(c, (err) => {
+    const end = (err?: string) => {
       if (once) return;
       once = true;
-      this.finish(c.id, c.kind, err, done);
-    });
+      this.finish(cmd.id, cmd.kind, err, done);
+    };
+    try {
+      this.o.execute(cmd, end);
+    } catch (e) {
+      this.log("uplink: command threw " + e);
+      end("cmd_failed");
+    }
+  }
+
+  private oversize(topic: string, head: Uint8Array, size: number, done: () => void): void {
+    if (topic !== this.topics.cmd) {
+      done();
+      return;
+    }
+    const h = commandHead(head);
+    this.log("uplink: command of " + size + " bytes refused");
+    this.finish(h.id, h.kind, "cmd_too_big", done, size);
   }
 
   /** Records the outcome (durably, through the outbox), replies, then lets the broker have its PUBACK. */
-  private finish(id: string, kind: string, err: string | undefined, done: () => void): void {
+  private finish(id: string, kind: string, err: string | undefined, done: () => void, size?: number): void {
     const reason = err || "done";
-    this.o.events.emit("cmd", reason, { id: id, kind: kind });
+    const d: { [k: string]: string | number } = { id: id, kind: kind };
+    if (size !== undefined) d.size = size;
+    this.o.events.emit("cmd", reason, d);
     const reply = '{"id":' + JSON.stringify(id) + ',"ok":' + (err ? "false" : "true") + ',"reason":' + JSON.stringify(reason) + "}";
     this.client.publish({ topic: this.topics.reply, payload: utf8Encode(reply), qos: 1 });
     done();

@@ -1,6 +1,7 @@
 import { VirtualClock } from "../../sim/clock";
 import { SimRandom } from "../../sim/hw/system";
 import { MqttClient, MqttClientOptions } from "../../firmware/mqtt/client";
+import { encode } from "../../firmware/mqtt/codec";
 import { MemNetwork } from "./memsocket";
 
 const enc = (s: string) => new Uint8Array(Buffer.from(s));
@@ -106,8 +107,8 @@ describe("MqttClient", () => {
     expect(t.client.up).toBe(true);
   });
 
-  test("reconnects with jittered exponential back-off, reset after success", () => {
-    const t = setup();
+  test("reconnects with jittered exponential back-off, reset only after a link that stayed up", () => {
+    const t = setup({ stableMs: 60000 });
     t.net.failWith = "no_coverage";
     t.client.start();
     t.clock.advance(600000);
@@ -120,11 +121,71 @@ describe("MqttClient", () => {
     }
     expect(new Set(gaps.slice(-4)).size).toBeGreaterThan(1); // jitter: capped gaps still differ
     t.net.failWith = undefined;
-    const s = accept(t, true);
-    const n = t.net.dialedAt.length;
+    let s = accept(t, true);
+    let n = t.net.dialedAt.length;
+    s.cut(); // up for an instant: not a good link, the back-off stays long
+    t.clock.advance(2001);
+    expect(t.net.dialedAt.length).toBe(n);
+    s = accept(t, true);
+    t.clock.advance(60000); // stayed up for stableMs
+    n = t.net.dialedAt.length;
     s.cut();
     t.clock.advance(2001);
     expect(t.net.dialedAt.length).toBe(n + 1); // back to the shortest delay
+  });
+
+  test("a broker that accepts and drops the link at once gets a bounded number of attempts over 30 minutes", () => {
+    const t = setup({ backoffMinMs: 2000, backoffMaxMs: 300000 });
+    t.client.start();
+    const end = 30 * 60000;
+    let handled = 0;
+    while (t.clock.monotonic() < end) {
+      t.clock.advance(50);
+      const s = t.net.last;
+      if (t.net.sockets.length > handled && s && s.of("connect").length) {
+        handled = t.net.sockets.length;
+        s.reply({ cmd: "connack", sessionPresent: true, returnCode: 0 });
+        t.clock.advance(30);
+        s.reply(new Uint8Array([0xf0, 0x00])); // then garbage: the link drops
+      }
+    }
+    const ups = t.states.filter((x) => x.indexOf("up:") === 0).length;
+    // 2+4+...+256 s, then 150..300 s apart: at most 8 + 1290/150 + 1 attempts
+    expect(ups).toBeGreaterThan(5);
+    expect(ups).toBeLessThanOrEqual(18);
+    expect(t.net.dialedAt.length).toBe(ups);
+  });
+
+  test("an oversized incoming PUBLISH is skipped and acknowledged without dropping the link", () => {
+    const heads: Array<{ topic: string; head: string; size: number }> = [];
+    const t = setup({
+      onOversize: (topic, head, size, done) => {
+        heads.push({ topic, head: Buffer.from(head).toString(), size });
+        done();
+      },
+    });
+    t.client.start();
+    const s1 = accept(t, true);
+    const big = enc("H".repeat(40) + "x".repeat(5000));
+    const bytes = encode({ cmd: "publish", topic: "kb/TEST/cmd", payload: big, qos: 1, dup: false, retain: true, messageId: 9 }) as Uint8Array;
+    // in pieces, as a modem delivers it, followed by a normal message
+    for (let at = 0; at < bytes.length; at += 700) s1.reply(bytes.slice(at, at + 700));
+    s1.reply({ cmd: "publish", topic: "kb/TEST/cmd", payload: enc("small"), qos: 1, dup: false, retain: false, messageId: 10 });
+    t.clock.advance(50);
+    expect(heads).toEqual([{ topic: "kb/TEST/cmd", head: "H".repeat(32), size: 5040 }]);
+    expect(s1.of("puback").map((p) => p.messageId)).toEqual([9]);
+    expect(t.received.map((r) => r.payload)).toEqual(["small"]);
+    expect(s1.closed).toBe(false);
+    expect(t.client.up).toBe(true);
+    // without a handler it is acknowledged at once
+    const u = setup();
+    u.client.start();
+    const s2 = accept(u, true);
+    s2.reply(bytes);
+    u.clock.advance(50);
+    expect(s2.of("puback").map((p) => p.messageId)).toEqual([9]);
+    expect(u.received).toEqual([]);
+    expect(u.client.up).toBe(true);
   });
 
   test("incoming QoS 1: delivered once, PUBACK only after done(), redeliveries recognised", () => {

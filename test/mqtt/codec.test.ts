@@ -213,7 +213,30 @@ describe("MQTT codec edge cases", () => {
   });
 
   test("a packet larger than maxPacket is refused before buffering its body", () => {
-    expect(feed([0x30, 0x80, 0x01], 64).err).toBe(E_TOO_BIG);
+    expect(feed([0x90, 0x80, 0x01], 64).err).toBe(E_TOO_BIG);
+    expect(feed([0x30, 0x80, 0x01, 0x00, 0x70], 64).err).toBe(E_TOO_BIG); // a PUBLISH whose topic alone is too large
+  });
+
+  test("an oversized PUBLISH comes out as its head with its size, and the stream stays in step", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 400 }), fc.integer({ min: 1, max: 300 }), fc.constantFrom(0, 1), (extra, chunk, qos) => {
+        const payload = new Uint8Array(100 + extra).map((_, i) => i & 255);
+        const big = encode({ cmd: "publish", topic: "t/x", payload, qos, dup: false, retain: false, messageId: qos ? 7 : undefined }) as Uint8Array;
+        const next = encode({ cmd: "puback", messageId: 3 }) as Uint8Array;
+        const all = new Uint8Array(big.length + next.length);
+        all.set(big);
+        all.set(next, big.length);
+        const parser = new Parser({ maxPacket: 64 });
+        const out: Packet[] = [];
+        for (let at = 0; at < all.length; at += chunk) expect(parser.feed(all.subarray(at, at + chunk), out)).toBeUndefined();
+        expect(out.length).toBe(2);
+        const p = out[0] as any;
+        expect(p).toMatchObject({ cmd: "publish", topic: "t/x", qos, oversize: payload.length });
+        expect(Array.from(p.payload)).toEqual(Array.from(payload.subarray(0, 32)));
+        expect(out[1]).toEqual({ cmd: "puback", messageId: 3 });
+      }),
+      { numRuns: 300 },
+    );
   });
 
   test("header flags, qos 3, reserved types and bad protocol are specific errors", () => {

@@ -13,7 +13,7 @@ import { ByteSocket } from "../../firmware/net/socket";
 import { SocketFactory } from "../../firmware/mqtt/client";
 import { WallClock } from "../../firmware/time/wallclock";
 import { Command } from "../../firmware/uplink/command";
-import { Uplink } from "../../firmware/uplink/uplink";
+import { Uplink, UplinkOptions } from "../../firmware/uplink/uplink";
 import { topicsFor } from "../../firmware/uplink/topics";
 import { findMosquitto, freePort, Mosquitto } from "./mosquitto";
 
@@ -73,6 +73,36 @@ class Saboteur implements ByteSocket {
   }
 }
 
+/** The uplink as the box runs it, on journals in flash, executing every command after delayMs. */
+function boxUplink(
+  o: { clock: VirtualClock; flash: SimFlash; random: SimRandom; bus: EventBus; wallclock: WallClock; boxId: string; connect: SocketFactory; executed: Command[]; delayMs: number },
+  extra: Partial<UplinkOptions> = {},
+): Uplink {
+  const journal = (prefix: string, seg: number, n: number) => new Journal({ flash: o.flash, prefix, segmentBytes: seg, maxSegments: n, crc32 });
+  return new Uplink({
+    clock: o.clock,
+    random: o.random,
+    events: o.bus,
+    boxId: o.boxId,
+    connect: o.connect,
+    outboxLog: journal("ulev", 2048, 4),
+    commandLog: journal("ulcmd", 256, 2),
+    wallclock: o.wallclock,
+    verify: (sig, msg, pk) => nacl.sign.detached.verify(msg, sig, pk),
+    issuerKey: (id) => (id === 1 ? issuer.publicKey : undefined),
+    execute: (cmd, done) => {
+      o.executed.push(cmd);
+      if (o.delayMs) o.clock.after(o.delayMs, () => done());
+      else done();
+    },
+    telemetry: () => ({ bat: 3900, sig: -85, latch: "locked" }),
+    keepaliveS: 60,
+    backoffMinMs: 1000,
+    backoffMaxMs: 8000,
+    ...extra,
+  });
+}
+
 const bin = findMosquitto();
 const ci = process.env.CI === "true";
 
@@ -120,30 +150,11 @@ if (!bin && ci) {
     let bus!: EventBus;
     let uplink!: Uplink;
     const boot = () => {
-      const journal = (prefix: string, seg: number, n: number) => new Journal({ flash, prefix, segmentBytes: seg, maxSegments: n, crc32 });
       bus = new EventBus({ now: () => ({ t: Math.floor(clock.wall()), m: clock.monotonic() }) });
-      const wallclock = new WallClock({ clock, log: journal("ultime", 128, 2) });
+      const wallclock = new WallClock({ clock, log: new Journal({ flash, prefix: "ultime", segmentBytes: 128, maxSegments: 2, crc32 }) });
       wallclock.sync("net", T0);
-      uplink = new Uplink({
-        clock,
-        random,
-        events: bus,
-        boxId: BOX,
-        connect,
-        outboxLog: journal("ulev", 2048, 4),
-        commandLog: journal("ulcmd", 256, 2),
-        wallclock,
-        verify: (sig, msg, pk) => nacl.sign.detached.verify(msg, sig, pk),
-        issuerKey: (id) => (id === 1 ? issuer.publicKey : undefined),
-        execute: (cmd, done) => {
-          executed.push(cmd);
-          clock.after(50, () => done());
-        },
-        telemetry: () => ({ bat: 3900, sig: -85, latch: "locked" }),
+      uplink = boxUplink({ clock, flash, random, bus, wallclock, boxId: BOX, connect, executed, delayMs: 50 }, {
         telemetryMs: 20000,
-        keepaliveS: 60,
-        backoffMinMs: 1000,
-        backoffMaxMs: 8000,
         log: process.env.KB_DEBUG ? (l) => console.log(clock.monotonic(), l) : undefined,
       });
       uplink.start();
@@ -235,4 +246,95 @@ if (!bin && ci) {
     expect(firstSeen.some((e) => e.type === "link" && e.reason === "down")).toBe(true);
     uplink.close();
   }, 90000);
+
+  test("a 5 KB command, queued or retained, is acknowledged and refused once; the link stays up and later commands run", async () => {
+    const box = "KB-PZ";
+    const tp = topicsFor(box);
+    const got: any[] = [];
+    const events: any[] = [];
+    const sub = mqtt.connect({ host: "127.0.0.1", port: broker.port, clientId: "owner-pz", clean: true, protocolVersion: 4, reconnectPeriod: 100 });
+    sub.on("error", () => undefined);
+    sub.on("message", (topic, payload) => {
+      if (topic === tp.reply) got.push(JSON.parse(payload.toString()));
+      if (topic === tp.events) events.push(JSON.parse(payload.toString()));
+    });
+    await new Promise<void>((resolve, reject) => sub.once("connect", () => sub.subscribe([tp.reply, tp.events], { qos: 1 }, (e) => (e ? reject(e) : resolve()))));
+    const clock = new VirtualClock({ wallAtBoot: T0 });
+    const flash = new SimFlash({ capacity: 256 * 1024 });
+    const journal = (prefix: string, seg: number, n: number) => new Journal({ flash, prefix, segmentBytes: seg, maxSegments: n, crc32 });
+    const bus = new EventBus({ now: () => ({ t: Math.floor(clock.wall()), m: clock.monotonic() }) });
+    const wallclock = new WallClock({ clock, log: new Journal({ flash, prefix: "ultime", segmentBytes: 128, maxSegments: 2, crc32 }) });
+    wallclock.sync("net", T0);
+    const executed: Command[] = [];
+    const states: string[] = [];
+    const uplink = boxUplink({ clock, flash, random: new SimRandom({ seed: 5 }), bus, wallclock, boxId: box, connect: tcpSocketFactory({ host: "127.0.0.1", port: broker.port, timeoutMs: 2000 }), executed, delayMs: 0 });
+    bus.on((e) => {
+      if (e.type === "link") states.push(e.reason + ":" + (e.d ? e.d.why || e.d.session : ""));
+    });
+    const until = async (cond: () => boolean, what: string) => {
+      const end = Date.now() + 15000;
+      while (!cond()) {
+        if (Date.now() > end) throw new Error("timed out waiting for " + what + "; replies " + JSON.stringify(got) + "\n" + broker.log().slice(-2000));
+        clock.advance(100);
+        await sleep(4);
+      }
+    };
+    const now = () => Math.floor(clock.wall());
+    const poison = () => {
+      const valid = signCommand(makeCommand({ kind: "config", keyId: 1, boxId: box, now: now(), arg: new Uint8Array(1000).fill(0x20) }), issuer.secretKey);
+      const big = new Uint8Array(5200);
+      big.set(valid);
+      return big;
+    };
+    const idOf = (b: Uint8Array) => Buffer.from(b.subarray(5 + box.length, 13 + box.length)).toString("hex");
+    const unlock = () => signCommand(makeCommand({ kind: "unlock", keyId: 1, boxId: box, now: now(), ttlS: 600 }), issuer.secretKey);
+    try {
+      uplink.start();
+      await until(() => uplink.client.up, "first connect");
+      await until(() => events.some((e) => e.type === "link" && e.reason === "up"), "subscription live");
+      // queued while the box is away: the broker delivers it on reconnect
+      uplink.stop();
+      await until(() => !uplink.client.up, "stopped");
+      const queued = poison();
+      const u1 = unlock();
+      sub.publish(tp.cmd, Buffer.from(queued), { qos: 1 });
+      sub.publish(tp.cmd, Buffer.from(u1), { qos: 1 });
+      await sleep(100);
+      uplink.start();
+      await until(() => got.length >= 2, "replies to the queued commands");
+      expect(got.slice(0, 2)).toEqual([
+        { id: idOf(queued), ok: false, reason: "cmd_too_big" },
+        { id: idOf(u1), ok: true, reason: "done" },
+      ]);
+      // retained, published while connected
+      const retained = poison();
+      sub.publish(tp.cmd, Buffer.from(retained), { qos: 1, retain: true });
+      await until(() => got.length >= 3, "reply to the retained command");
+      expect(got[2]).toEqual({ id: idOf(retained), ok: false, reason: "cmd_too_big" });
+      // the link never dropped, and a reconnect brings no redelivery
+      expect(states.filter((r) => r.indexOf("down") === 0)).toEqual(["down:stopped"]);
+      uplink.stop();
+      await until(() => !uplink.client.up, "stopped again");
+      uplink.start();
+      await until(() => uplink.client.up, "reconnect");
+      const u2 = unlock();
+      sub.publish(tp.cmd, Buffer.from(u2), { qos: 1 });
+      await until(() => got.length >= 4, "a later command");
+      expect(got[3]).toEqual({ id: idOf(u2), ok: true, reason: "done" });
+      expect(got.filter((r) => r.reason === "cmd_too_big").length).toBe(2);
+      expect(executed.map((c) => c.kind)).toEqual(["unlock", "unlock"]);
+      await until(() => events.filter((e) => e.type === "cmd").length >= 4, "command events");
+      expect(events.filter((e) => e.type === "cmd").map((e) => [e.reason, e.d.kind])).toEqual([
+        ["cmd_too_big", "config"],
+        ["done", "unlock"],
+        ["cmd_too_big", "config"],
+        ["done", "unlock"],
+      ]);
+      expect(events.find((e) => e.reason === "cmd_too_big").d.size).toBeGreaterThan(4096);
+    } finally {
+      uplink.close();
+      await new Promise<void>((r) => sub.publish(tp.cmd, Buffer.alloc(0), { qos: 1, retain: true }, () => r()));
+      await new Promise<void>((r) => sub.end(true, {}, () => r()));
+    }
+  }, 60000);
 });

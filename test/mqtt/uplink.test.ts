@@ -14,9 +14,13 @@ import { MemNetwork, MemSocket } from "./memsocket";
 const T0 = 1750000000;
 const issuer = nacl.sign.keyPair.fromSeed(new Uint8Array(32).fill(1));
 
-function setup(wallAtBoot: number, networkTime?: (cb: (err: string | undefined, t?: number) => void) => void) {
+function setup(
+  wallAtBoot: number,
+  networkTime?: (cb: (err: string | undefined, t?: number) => void) => void,
+  execute?: (cmd: Command, done: (err?: string) => void) => void,
+  flash = new SimFlash(),
+) {
   const clock = new VirtualClock({ wallAtBoot });
-  const flash = new SimFlash();
   const net = new MemNetwork(clock);
   const bus = new EventBus({ now: () => ({ t: Math.floor(clock.wall()), m: clock.monotonic() }) });
   const seen: BoxEvent[] = [];
@@ -35,7 +39,7 @@ function setup(wallAtBoot: number, networkTime?: (cb: (err: string | undefined, 
     wallclock,
     verify: (sig, msg, pk) => nacl.sign.detached.verify(msg, sig, pk),
     issuerKey: (id) => (id === 2 ? issuer.publicKey : undefined),
-    execute: (cmd, done) => pending.push({ cmd, done }),
+    execute: execute || ((cmd, done) => pending.push({ cmd, done })),
     telemetry: () => ({ bat: 3700, sig: -90, latch: "locked" }),
     telemetryMs: 60000,
     networkTime,
@@ -45,7 +49,7 @@ function setup(wallAtBoot: number, networkTime?: (cb: (err: string | undefined, 
   const sock = net.last;
   sock.reply({ cmd: "connack", sessionPresent: true, returnCode: 0 });
   clock.advance(50);
-  return { clock, bus, seen, uplink, wallclock, pending, sock };
+  return { clock, bus, seen, uplink, wallclock, pending, sock, flash };
 }
 
 function deliver(sock: MemSocket, payload: Uint8Array, messageId: number) {
@@ -70,6 +74,31 @@ describe("Uplink", () => {
     expect(t.sock.of("puback").filter((p) => p.messageId === 11).length).toBe(1);
     expect(published(t.sock, "kb/KB-U/reply").map((r) => JSON.parse(r))).toEqual([{ id: t.pending[0].cmd.id, ok: true, reason: "done" }]);
     expect(t.seen.filter((e) => e.type === "cmd").map((e) => e.reason)).toEqual(["done"]);
+  });
+
+  test("a command whose effect throws is acknowledged and refused; after a reboot its redelivery is refused as a replay", () => {
+    let runs = 0;
+    const boom = () => {
+      runs++;
+      throw new Error("effect failed");
+    };
+    const t = setup(T0, undefined, boom);
+    t.wallclock.sync("net", T0);
+    const cmd = signCommand(makeCommand({ kind: "config", keyId: 2, boxId: "KB-U", now: T0, arg: Buffer.from("{}") }), issuer.secretKey);
+    deliver(t.sock, cmd, 21);
+    t.clock.advance(50);
+    expect(t.sock.of("puback").map((p) => p.messageId)).toContain(21);
+    expect(t.sock.closed).toBe(false);
+    expect(published(t.sock, "kb/KB-U/reply").map((r) => JSON.parse(r).reason)).toEqual(["cmd_failed"]);
+    // the box reboots before the broker saw the PUBACK: the broker sends it again
+    t.uplink.close();
+    const u = setup(T0, undefined, boom, t.flash);
+    u.wallclock.sync("net", T0);
+    deliver(u.sock, cmd, 21);
+    u.clock.advance(50);
+    expect(runs).toBe(1);
+    expect(u.sock.of("puback").map((p) => p.messageId)).toContain(21);
+    expect(published(u.sock, "kb/KB-U/reply").map((r) => JSON.parse(r).reason)).toEqual(["cmd_replay"]);
   });
 
   test("with the clock unknown, a signed time command sets it and other commands are refused", () => {
