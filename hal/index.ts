@@ -3,6 +3,7 @@ import { Input } from "./input";
 import { Latch } from "./latch";
 import { Motion, Battery } from "./sensors";
 import { Flash } from "./flash";
+import { CodeArea } from "./codearea";
 import { Ble } from "./ble";
 import { Modem } from "./modem";
 import { Watchdog, Random, Led, Buzzer, Accel } from "./system";
@@ -13,6 +14,7 @@ export * from "./input";
 export * from "./latch";
 export * from "./sensors";
 export * from "./flash";
+export * from "./codearea";
 export * from "./ble";
 export * from "./modem";
 export * from "./system";
@@ -26,6 +28,8 @@ export interface Hal {
   motion: Motion;
   battery: Battery;
   flash: Flash;
+  /** The flash outside Storage where the firmware and native blobs live (absent where a platform has none). */
+  codeArea?: CodeArea;
   ble: Ble;
   modem: Modem;
   watchdog: Watchdog;

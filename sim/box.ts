@@ -5,6 +5,7 @@ import { BoxEvent } from "../firmware/events";
 import { VirtualClock } from "./clock";
 import { SimBattery } from "./hw/battery";
 import { SimBle } from "./hw/ble";
+import { SimCodeArea } from "./hw/codearea";
 import { SimFlash, PowerLoss } from "./hw/flash";
 import { SimLatch } from "./hw/latch";
 import { SimModemWire } from "./hw/modem";
@@ -58,6 +59,7 @@ export class SimBox {
   readonly key: SimSwitch;
   readonly motion: SimMotion;
   readonly flash: SimFlash;
+  readonly codeArea: SimCodeArea;
   readonly ble: SimBle;
   readonly modem: SimModemWire;
   /** The BG96 at the far end of the modem wires, with its fault controls. */
@@ -85,6 +87,7 @@ export class SimBox {
     this.key = new SimSwitch({ clock, initial: true });
     this.motion = new SimMotion({ clock });
     this.flash = new SimFlash({ capacity: options.flashCapacity });
+    this.codeArea = new SimCodeArea();
     this.ble = new SimBle({ clock });
     this.modem = new SimModemWire({ clock });
     this.cellular = new Bg96Emulator({ wire: this.modem, clock, networkTime: () => now + clock.monotonic() / 1000, trace: options.onModemTrace });
@@ -103,6 +106,7 @@ export class SimBox {
       motion: this.motion,
       battery: this.battery,
       flash: this.flash,
+      codeArea: this.codeArea,
       ble: this.ble,
       modem: this.modem,
       watchdog: this.watchdog,

@@ -257,6 +257,38 @@ export async function buildFirmware(): Promise<BuildResult> {
   return { file, bytes, gate, jsVars: measureJsVars(code) };
 }
 
+/** The global the loader bundle's exports land in; the trailer clears it once it is used. */
+export const LOADER_GLOBAL = "KEYBOX_LOADER";
+/**
+ * Evaluates the slot the loader picked at global scope (eval runs in the
+ * caller's scope on Espruino), so the firmware's top-level vars are globals
+ * as they were in .bootcde; the loader's own functions, whose bodies sit in
+ * Storage, are dropped first so nothing keeps pointing into Storage.
+ */
+export const LOADER_TRAILER =
+  "\nvar KEYBOX_FW=" + LOADER_GLOBAL + ".pick();" + LOADER_GLOBAL + "=undefined;" +
+  'if(KEYBOX_FW!==undefined)try{eval(KEYBOX_FW)}catch(e){console.log("keybox loader: the firmware stopped at boot: "+e)}\n';
+
+/** The loader (.bootcde): hal/espruino/loader.ts and the trailer that boots what it picks. */
+export async function bundleLoader(): Promise<string> {
+  return (await bundle({ entry: "hal/espruino/loader.ts", globalName: LOADER_GLOBAL })) + LOADER_TRAILER;
+}
+
+export interface LoaderResult {
+  file: string;
+  bytes: number;
+  gate: GateReport;
+}
+
+/** Builds dist/loader.js, the only code the box keeps in Storage, and checks it. */
+export async function buildLoader(): Promise<LoaderResult> {
+  const code = await bundleLoader();
+  const file = path.join(ROOT, "dist", "loader.js");
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, code);
+  return { file, bytes: Buffer.byteLength(code), gate: checkBundle(code) };
+}
+
 async function main(): Promise<void> {
   const r = await buildFirmware();
   const rel = path.relative(ROOT, r.file);

@@ -134,7 +134,26 @@
   if (!E.reboot) E.reboot = function () { hw.rebooted = true; };
 
   if (typeof g.require === "undefined") {
+    /*
+     * Storage as Espruino lays it out: files one after another (a 32-byte
+     * header, data in words), erased files kept as trash until compact(),
+     * getFree() counting only the unused tail, and a write that does not fit
+     * compacting by itself when the trash would make room. Compaction moves
+     * every file after the first erased one, and the bytes under a buffer
+     * returned by readArrayBuffer before it (a view into flash on the board)
+     * become whatever now lies at that address: garbled, as on the board.
+     */
     var files = {};
+    var order = [];
+    var cost = function (n) { return 32 + Math.ceil(n / 4) * 4; };
+    var used = function () { var u = 0; order.forEach(function (f) { u += cost(f.buf.length); }); return u; };
+    var live = function (n) { return order.filter(function (f) { return !f.erased && f.name === n; })[0]; };
+    var toBytes = function (data) {
+      if (typeof data === "string") { var b = new Uint8Array(data.length); for (var i = 0; i < data.length; i++) b[i] = data.charCodeAt(i) & 255; return b; }
+      var v = data.buffer ? data : new Uint8Array(data), c = new Uint8Array(v.length);
+      for (var k = 0; k < v.length; k++) c[k] = v[k];
+      return c;
+    };
     var storage = {
       read: function (n) {
         var f = files[n];
@@ -146,23 +165,102 @@
       readArrayBuffer: function (n) { return files[n] ? files[n].buffer : undefined; },
       readJSON: function (n) { var s = storage.read(n); return s === undefined ? undefined : JSON.parse(s); },
       write: function (n, data, offset, size) {
-        var bytes = typeof data === "string" ? data.split("").map(function (c) { return c.charCodeAt(0); }) : new Uint8Array(data.buffer || data);
+        var bytes = toBytes(data);
         offset = offset || 0;
-        if (!(offset > 0)) files[n] = new Uint8Array(size || bytes.length).fill(255);
+        if (!(offset > 0)) {
+          var len = size || bytes.length;
+          var old = live(n);
+          if (old) { old.erased = true; delete files[n]; }
+          if (used() + cost(len) > hw.storageBytes) storage.compact();
+          if (used() + cost(len) > hw.storageBytes) return false;
+          var fresh = { name: n, buf: new Uint8Array(len).fill(255), erased: false };
+          order.push(fresh);
+          files[n] = fresh.buf;
+        }
         var f = files[n];
         if (!f || offset + bytes.length > f.length) return false;
         for (var i = 0; i < bytes.length; i++) f[offset + i] &= bytes[i];
         return true;
       },
       writeJSON: function (n, v) { return storage.write(n, JSON.stringify(v)); },
-      erase: function (n) { delete files[n]; },
+      erase: function (n) { var f = live(n); if (f) f.erased = true; delete files[n]; },
       list: function (re) { return Object.keys(files).filter(function (n) { return !re || re.test(n); }); },
-      getFree: function () { return 40960; },
-      compact: function () {}
+      getFree: function () { return hw.storageBytes - used(); },
+      compact: function () {
+        var first = -1;
+        for (var i = 0; i < order.length && first < 0; i++) if (order[i].erased) first = i;
+        if (first < 0) return;
+        var image = function (list) {
+          var out = new Uint8Array(hw.storageBytes).fill(255), at = 0;
+          list.forEach(function (f) { out.set(f.buf, at + 32); at += cost(f.buf.length); });
+          return out;
+        };
+        var at = 0, where = [];
+        order.forEach(function (f) { where.push(at); at += cost(f.buf.length); });
+        var kept = order.filter(function (f) { return !f.erased; });
+        var after = image(kept);
+        var moved = [];
+        order.forEach(function (f, k) { if (k > first && !f.erased) moved.push({ f: f, at: where[k] }); });
+        moved.forEach(function (m) {
+          var copy = new Uint8Array(m.f.buf);
+          m.f.buf.set(after.subarray(m.at + 32, m.at + 32 + m.f.buf.length));
+          m.f.buf = copy;
+          files[m.f.name] = copy;
+        });
+        order = kept;
+        hw.compactions++;
+      }
     };
     hw.files = files;
+    hw.storageBytes = 81920;
+    hw.compactions = 0;
+
+    /*
+     * The free flash between the interpreter and Storage, as the stock
+     * RAK5010 build leaves it (0x81000-0xE2000): require("Flash") erases
+     * 4 KiB pages to 0xFF and writes by clearing bits, merging unaligned
+     * edges as Espruino's jshFlashWriteAligned does; touching flash outside
+     * the free range throws (on the board it would damage the interpreter).
+     * E.memoryArea gives a string of those bytes; a JavaScript string cannot
+     * point into memory, so it is a copy taken when called, which is the
+     * same thing for a code area written only at installation.
+     */
+    var flash = { start: 0x81000, end: 0xe2000 };
+    flash.mem = new Uint8Array(flash.end - flash.start).fill(255);
+    hw.flash = flash;
+    var inFree = function (addr, len, what) {
+      if (!(addr >= flash.start && addr + len <= flash.end)) throw new Error("fake board: " + what + " at 0x" + addr.toString(16) + "+" + len + " is outside the free flash");
+    };
+    var Flash = {
+      getFree: function () { return [{ addr: flash.start, length: flash.end - flash.start }]; },
+      getPage: function (addr) { return { addr: addr - (addr % 4096), length: 4096 }; },
+      erasePage: function (addr) {
+        var p = addr - (addr % 4096);
+        inFree(p, 4096, "erasePage");
+        flash.mem.fill(255, p - flash.start, p - flash.start + 4096);
+      },
+      write: function (data, addr) {
+        var b = toBytes(data);
+        inFree(addr, b.length, "write");
+        for (var i = 0; i < b.length; i++) flash.mem[addr - flash.start + i] &= b[i];
+      },
+      read: function (len, addr) {
+        inFree(addr, len, "read");
+        return new Uint8Array(flash.mem.subarray(addr - flash.start, addr - flash.start + len));
+      }
+    };
+    E.memoryArea = function (addr, len) {
+      if (!addr || len < 0) return undefined;
+      inFree(addr, len, "memoryArea");
+      var s = "";
+      for (var i = 0; i < len; i += 4096) s += String.fromCharCode.apply(null, flash.mem.subarray(addr - flash.start + i, addr - flash.start + Math.min(len, i + 4096)));
+      return s;
+    };
+    E.toArrayBuffer = function (s) { return toBytes(s).buffer; };
+
     g.require = function (name) {
       if (name === "Storage") return storage;
+      if (name === "Flash") return Flash;
       if (name === "crypto" && g.__host) return { SHA256: g.__host.sha256, SHA512: g.__host.sha512 };
       throw new Error("Module " + name + " not found");
     };

@@ -23,6 +23,10 @@ declare const E: {
   hwRand(): number;
   enableWatchdog(timeout: number, isAuto?: boolean): void;
   kickWatchdog(): void;
+  /** A string that points at flash without copying it (what Storage.read returns for a mapped file). */
+  memoryArea(addr: number, length: number): string;
+  /** An ArrayBuffer over a string's bytes, without copying them. */
+  toArrayBuffer(s: string): ArrayBuffer;
 };
 declare const NRF: {
   setServices(services: any, options: any): void;

@@ -2,6 +2,7 @@ import { Hal } from "../index";
 import { EspruinoBle } from "./ble";
 import { EspruinoClock } from "./clock";
 import { EspruinoFlash } from "./flash";
+import { EspruinoCodeArea } from "./codearea";
 import { EspruinoInput } from "./input";
 import { EspruinoLatch } from "./latch";
 import { EspruinoModem } from "./modem";
@@ -22,6 +23,7 @@ export function createEspruinoHal(pins: PinMap): Hal {
     motion: new EspruinoMotion(pins.accel),
     battery: new EspruinoBattery(pins.battery),
     flash: new EspruinoFlash(),
+    codeArea: new EspruinoCodeArea(),
     ble: new EspruinoBle(),
     modem: new EspruinoModem(pins.modem),
     watchdog: new EspruinoWatchdog(),

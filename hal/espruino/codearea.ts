@@ -1,0 +1,43 @@
+import { CodeArea } from "../codearea";
+import { topFreeRange } from "../../firmware/codearea/layout";
+
+/**
+ * The code area on the board: Espruino's Flash module over the free flash
+ * that Flash.getFree() reports, mapped with E.memoryArea. Flash.write would
+ * accept unaligned data by reading back and merging the edge words; the
+ * interface asks for whole words so that the simulator and the board agree
+ * on what one write programs.
+ */
+export class EspruinoCodeArea implements CodeArea {
+  readonly pageBytes = 4096;
+  private readonly f: any = require("Flash");
+
+  freeRange(): { start: number; end: number } | undefined {
+    return topFreeRange(this.f.getFree());
+  }
+
+  erasePage(addr: number): boolean {
+    if (addr % this.pageBytes || !this.inside(addr, this.pageBytes)) return false;
+    this.f.erasePage(addr);
+    return true;
+  }
+
+  write(addr: number, data: Uint8Array): boolean {
+    if (addr % 4 || data.length % 4 || !this.inside(addr, data.length)) return false;
+    this.f.write(data, addr);
+    return true;
+  }
+
+  read(addr: number, length: number): Uint8Array {
+    return this.f.read(length, addr);
+  }
+
+  map(addr: number, length: number): Uint8Array {
+    return new Uint8Array(E.toArrayBuffer(E.memoryArea(addr, length)));
+  }
+
+  private inside(addr: number, length: number): boolean {
+    const r = this.freeRange();
+    return r !== undefined && addr >= r.start && addr + length <= r.end;
+  }
+}
