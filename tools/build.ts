@@ -246,14 +246,17 @@ export interface BuildResult {
   jsVars: { value: number; how: string };
 }
 
-/** Builds dist/keybox.js, the file that is flashed, and checks it. */
-export async function buildFirmware(): Promise<BuildResult> {
+/** Builds dist/keybox.js, the file that is flashed, and checks it; progress hears each step as it starts. */
+export async function buildFirmware(progress: (step: string) => void = () => undefined): Promise<BuildResult> {
+  progress("compiling firmware/ and hal/ to ES5 (tsconfig.device.json), bundling with rollup, minifying with terser");
   const code = await bundle({ entry: "hal/espruino/entry.ts", prelude: devicePrelude() });
+  progress("checking the bundle with the Espruino gate");
   const gate = checkBundle(code);
   const file = path.join(ROOT, "dist", "keybox.js");
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, code);
   const bytes = Buffer.byteLength(code);
+  progress("measuring the JsVars it holds once booted");
   return { file, bytes, gate, jsVars: measureJsVars(code) };
 }
 
@@ -290,7 +293,8 @@ export async function buildLoader(): Promise<LoaderResult> {
 }
 
 async function main(): Promise<void> {
-  const r = await buildFirmware();
+  const t0 = Date.now();
+  const r = await buildFirmware((step) => process.stdout.write("build: " + step + " ... (" + ((Date.now() - t0) / 1000).toFixed(0) + " s)\n"));
   const rel = path.relative(ROOT, r.file);
   if (r.gate.errors.length) {
     process.stderr.write("Espruino gate failed for " + rel + ":\n  " + r.gate.errors.join("\n  ") + "\n");

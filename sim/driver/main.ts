@@ -18,6 +18,10 @@ import { DEFAULT_BLE_HOST, DEFAULT_BLE_PORT } from "../ble/wire";
 import { connectSocket, DriverLink, LinkError } from "./link";
 import { connectNoble, loadNoble, NOBLE_PACKAGE } from "./noble";
 import { DriverSession, Incoming } from "./session";
+import { explainRefusal, RefusalContext } from "./refusals";
+import { readHolderKey } from "./keyfile";
+
+export { decodeKey } from "./keyfile";
 
 export const EXIT_OK = 0;
 export const EXIT_REFUSED = 1;
@@ -34,8 +38,9 @@ shows the access decision and the latch's progress.
                   binary or base64 text; - reads it from stdin
   --format F     how the grant file is written: auto (default), binary, base64
   --holder-key FILE  for a grant bound to a holder: the holder's Ed25519 key
-                  (32-byte seed or 64-byte secret key; binary, base64 or hex);
-                  the client signs the box's challenge with it
+                  (the .key file \`npm run issuer -- keygen\` writes, or a 32-byte
+                  seed or 64-byte secret key; binary, base64 or hex); the
+                  client signs the box's challenge with it
   --host HOST     simulator host (default ${DEFAULT_BLE_HOST})
   --port PORT     simulator BLE bridge port (default ${DEFAULT_BLE_PORT})
   --no-pair       simulator only: skip the (simulated) LE Secure Connections
@@ -168,7 +173,7 @@ export async function run(argv: string[], io: DriverIo, deps: DriverDeps = {}): 
         io.err("cannot read holder key " + v["holder-key"] + ": " + (e as Error).message);
         return EXIT_USAGE;
       }
-      const key = decodeKey(keyRaw);
+      const key = readHolderKey(keyRaw);
       if (typeof key === "string") {
         io.err(key + ": " + v["holder-key"]);
         return EXIT_USAGE;
@@ -203,6 +208,8 @@ export async function run(argv: string[], io: DriverIo, deps: DriverDeps = {}): 
   } catch (e) {
     const le = e as LinkError;
     io.err("not connected: " + le.message);
+    const why = explainRefusal(le.code);
+    if (why !== le.code) io.err(why);
     return le.code === "radio_busy" ? EXIT_REFUSED : EXIT_LINK;
   }
 
@@ -210,6 +217,11 @@ export async function run(argv: string[], io: DriverIo, deps: DriverDeps = {}): 
   try {
     io.out("connected: " + link.describe);
     const info = link.info ? parseInfo(link.info) : undefined;
+    const ctx: RefusalContext = { box: info ? info.boxId : undefined };
+    if (grant) {
+      const g = parseGrant(grant);
+      if (g.ok) ctx.grantBox = g.grant.boxId;
+    }
     if (info) {
       io.out("box: " + info.boxId + ", state " + info.state + ", firmware " + info.version + ", protocol " + info.protocol);
       if (info.protocol !== PROTOCOL_VERSION) io.err("warning: the box speaks protocol " + info.protocol + ", this client " + PROTOCOL_VERSION);
@@ -218,8 +230,8 @@ export async function run(argv: string[], io: DriverIo, deps: DriverDeps = {}): 
     else if (link.encrypted === false) io.out("encrypted: no (the box refuses requests on this link outside development mode)");
     else io.out("encrypted: negotiated by the Bluetooth stack (the box refuses unencrypted links)");
     if (command === "info") return EXIT_OK;
-    if (command === "state") return await readState(session, io, timeoutMs);
-    return await present(session, io, command as "unlock" | "lock", grant as Uint8Array, holder, timeoutMs);
+    if (command === "state") return await readState(session, io, timeoutMs, ctx);
+    return await present(session, io, command as "unlock" | "lock", grant as Uint8Array, holder, timeoutMs, ctx);
   } finally {
     session.close();
   }
@@ -233,12 +245,15 @@ function linkProblem(m: Incoming, io: DriverIo): number {
   return EXIT_LINK;
 }
 
-function refused(code: string, retryMs: number, io: DriverIo): number {
-  io.err("refused: " + code + (retryMs > 0 ? " (retry in " + Math.ceil(retryMs / 1000) + " s)" : ""));
+function refused(code: string, retryMs: number, io: DriverIo, ctx: RefusalContext): number {
+  const retryS = retryMs > 0 ? Math.ceil(retryMs / 1000) : undefined;
+  io.err("refused: " + code + (retryS ? " (retry in " + retryS + " s)" : ""));
+  const why = explainRefusal(code, Object.assign({}, ctx, { retryS }));
+  if (why !== code) io.err("  " + why.slice(code.length + 2));
   return EXIT_REFUSED;
 }
 
-async function readState(session: DriverSession, io: DriverIo, timeoutMs: number): Promise<number> {
+async function readState(session: DriverSession, io: DriverIo, timeoutMs: number, ctx: RefusalContext): Promise<number> {
   session.send(requestMessage(MSG_STATE));
   io.out("sent: state request");
   const m = await session.next(timeoutMs);
@@ -246,7 +261,7 @@ async function readState(session: DriverSession, io: DriverIo, timeoutMs: number
     io.out("state: " + JSON.stringify(m.state));
     return EXIT_OK;
   }
-  if (m.type === "error") return refused(m.code, m.retryMs, io);
+  if (m.type === "error") return refused(m.code, m.retryMs, io, ctx);
   return linkProblem(m, io);
 }
 
@@ -256,22 +271,6 @@ interface Holder {
   grantId: string;
 }
 
-/** A holder key file: a 32-byte seed or a 64-byte tweetnacl secret key, raw, hex or base64. */
-export function decodeKey(data: Buffer): Uint8Array | string {
-  const text = data.toString("latin1").trim();
-  let raw: Uint8Array;
-  if (/^([0-9a-fA-F]{64}|[0-9a-fA-F]{128})$/.test(text)) raw = new Uint8Array(Buffer.from(text, "hex"));
-  else if (data.length === 32 || data.length === 64) raw = new Uint8Array(data);
-  else {
-    const d = decodeGrant(data, "base64");
-    if (typeof d === "string") return "holder key is not 32 or 64 bytes (raw, hex or base64)";
-    raw = d;
-  }
-  if (raw.length === 32) return nacl.sign.keyPair.fromSeed(raw).secretKey;
-  if (raw.length === 64) return raw;
-  return "holder key is not 32 or 64 bytes (raw, hex or base64)";
-}
-
 async function present(
   session: DriverSession,
   io: DriverIo,
@@ -279,12 +278,13 @@ async function present(
   grant: Uint8Array,
   holder: Holder | undefined,
   timeoutMs: number,
+  ctx: RefusalContext,
 ): Promise<number> {
   let proof: Uint8Array | undefined;
   if (holder) {
     session.send(requestMessage(MSG_CHALLENGE));
     const c = await session.next(timeoutMs);
-    if (c.type === "error") return refused(c.code, c.retryMs, io);
+    if (c.type === "error") return refused(c.code, c.retryMs, io, ctx);
     if (c.type !== "challenge") return linkProblem(c, io);
     proof = nacl.sign.detached(holderMessage(holder.boxId, holder.grantId, c.challenge), holder.secretKey);
     io.out("holder proof: signed the box's challenge with the holder key");
@@ -297,11 +297,11 @@ async function present(
   let moved = false;
   for (;;) {
     const m = await session.next(timeoutMs);
-    if (m.type === "error") return refused(m.code, m.retryMs, io);
+    if (m.type === "error") return refused(m.code, m.retryMs, io, ctx);
     if (m.type === "result") {
       if (m.reason !== GRANTED) {
         io.out("decision: " + m.reason);
-        return refused(m.reason, 0, io);
+        return refused(m.reason, 0, io, ctx);
       }
       io.out("decision: " + m.reason);
       decided = true;
@@ -314,7 +314,7 @@ async function present(
         return EXIT_OK;
       }
       if (m.state === "fault") {
-        io.err("failed: the latch reports a fault");
+        io.err("failed: the latch reports a fault; " + explainRefusal("fault").slice(7));
         return EXIT_REFUSED;
       }
       if (m.state === moving) moved = true;

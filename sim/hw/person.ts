@@ -1,4 +1,5 @@
 import { SimBattery } from "./battery";
+import { executeWorld, helpLines, WORLD_COMMANDS } from "../commands";
 import { SimLatch } from "./latch";
 import { SimMotion } from "./motion";
 import { SimSwitch } from "./switch";
@@ -118,78 +119,15 @@ export interface SimWorld {
   person: SimPerson;
 }
 
-export const POKE_HELP = [
-  "lid open|close|force|slam      a person at the lid (force/slam ignore the bolt)",
-  "key take|return                the key in its holder (lid must be open)",
-  "jam on|off | jam at <0..1>     seize the bolt now, or when it reaches a position",
-  "stick <n>                      static friction holds the bolt for the next n drives",
-  "bolt <0..1>                    force the bolt by hand to a position",
-  "switch bolt|lid|key true|false|ok   a switch fails stuck at a logical level, or is repaired",
-  "bounce bolt|lid|key true|false      the contact chatters, then lands on a level",
-  "battery <mV>                   the cell's resting voltage",
-  "shake <peak mg> [ms] [period ms]    accelerometer bursts",
-  "status                         where everything physically is",
-].join("\n");
+/** Every world command with its arguments (the desktop's help adds its own). */
+export const POKE_HELP = helpLines(WORLD_COMMANDS).join("\n");
 
 /**
- * Fault injection and world control as one-line text commands, for the
- * desktop simulator's console and for scripted scenarios (see POKE_HELP).
- * Returns what happened, or "error: ..." for a command it does not know;
- * it never throws.
+ * Fault injection and world control as one-line text commands, for scripted
+ * scenarios and tests (the table is WORLD_COMMANDS in sim/commands.ts, which
+ * the desktop's prompt and web page share). Returns what happened, or
+ * "error: ..." with the usage; it never throws.
  */
 export function poke(w: SimWorld, line: string): string {
-  const a = line.trim().split(/\s+/);
-  const num = (i: number) => Number(a[i]);
-  const sw = (name: string): SimSwitch | undefined => (name === "bolt" ? w.latch.bolt : name === "lid" ? w.lid : name === "key" ? w.key : undefined);
-  switch (a[0]) {
-    case "lid":
-      if (a[1] === "open") return w.person.openLid() ? "lid opened" : "lid held by the bolt";
-      if (a[1] === "close") return w.person.closeLid() ? "lid closed" : "the bolt is in the way";
-      if (a[1] === "force") return (w.person.forceLid(), "lid forced open");
-      if (a[1] === "slam") return (w.person.forceCloseLid(), "lid slammed shut");
-      break;
-    case "key":
-      if (a[1] === "take") return w.person.takeKey() ? "key taken" : "cannot take the key (lid shut or key gone)";
-      if (a[1] === "return") return w.person.returnKey() ? "key returned" : "cannot return the key (lid shut or key there)";
-      break;
-    case "jam":
-      if (a[1] === "on" || a[1] === "off") return (w.latch.jam(a[1] === "on"), "bolt " + (a[1] === "on" ? "jammed" : "free"));
-      if (a[1] === "at" && num(2) >= 0 && num(2) <= 1) return (w.latch.jamAt(num(2)), "bolt will jam at " + num(2));
-      break;
-    case "stick":
-      if (num(1) >= 0) return (w.latch.stick(num(1)), "bolt sticks for " + Math.floor(num(1)) + " drives");
-      break;
-    case "bolt":
-      if (num(1) >= 0 && num(1) <= 1) return (w.latch.force(num(1)), "bolt forced to " + num(1));
-      break;
-    case "switch": {
-      const s = sw(a[1]);
-      if (s && (a[2] === "true" || a[2] === "false")) return (s.stick(a[2] === "true"), a[1] + " switch stuck " + a[2]);
-      if (s && a[2] === "ok") return (s.stick(undefined), a[1] + " switch repaired");
-      break;
-    }
-    case "bounce": {
-      const s = sw(a[1]);
-      if (s && (a[2] === "true" || a[2] === "false")) return (s.bounce(a[2] === "true"), a[1] + " switch bouncing to " + a[2]);
-      break;
-    }
-    case "battery":
-      if (num(1) > 0 && num(1) < 10000) return (w.battery.setMillivolts(num(1)), "battery " + num(1) + " mV at rest");
-      break;
-    case "shake":
-      if (num(1) >= 0) {
-        const ms = a[2] === undefined ? 0 : num(2);
-        const period = a[3] === undefined ? 100 : num(3);
-        if (ms >= 0 && period > 0) return (w.motion.shake(num(1), ms, period), "shaking at " + num(1) + " mg for " + ms + " ms");
-      }
-      break;
-    case "status":
-      return (
-        "bolt " + w.latch.where().toFixed(2) + (w.latch.isJammed() ? " (jammed)" : "") + ", motor " + w.latch.driving() +
-        ", switches bolt=" + w.latch.bolt.read() + " lid=" + w.lid.read() + " key=" + w.key.read() +
-        ", lid " + (w.person.isLidOpen() ? "open" : "shut") + ", key " + (w.person.hasKeyOut() ? "out" : "in") +
-        ", battery " + w.battery.millivolts() + " mV"
-      );
-  }
-  return "error: unknown command (" + line.trim() + ")";
+  return executeWorld(w, line);
 }

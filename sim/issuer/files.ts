@@ -45,11 +45,15 @@ function hexBytes(s: unknown, n: number, what: string): Uint8Array {
 
 /** Reads a key file written by keygen: the secret .key or the public .pub. */
 export function readKeyFile(path: string, needSecret: boolean): KeyFile {
+  return parseKeyFile(readText(path, "key file"), path, needSecret);
+}
+
+/** A key file's text (JSON, KEY_FORMAT or PUB_FORMAT); path only names it in errors. */
+export function parseKeyFile(text: string, path: string, needSecret: boolean): KeyFile {
   let j: { format?: unknown; id?: unknown; publicKey?: unknown; secretKey?: unknown };
   try {
-    j = JSON.parse(readText(path, "key file"));
+    j = JSON.parse(text);
   } catch (e) {
-    if (e instanceof UsageError) throw e;
     throw new UsageError(`${path} is not a key file (not JSON)`);
   }
   if (!j || (j.format !== KEY_FORMAT && j.format !== PUB_FORMAT)) throw new UsageError(`${path} is not a keybox issuer key file`);

@@ -38,9 +38,11 @@ const USAGE = `keybox-issuer: the owner's tool for Keybox access grants (signs w
             the box's provisioning file (JSON): its id and the issuer public keys it trusts
   mint      --key FILE.key --box ID [--until TIME | --for DURATION] [--from TIME]
             [--perm unlock,lock,admin] [--uses 1|N|unlimited] [--holder FILE.pub|HEX] [--id HEX16]
-            [--out FILE] [--format binary|base64]
+            [--provision FILE] [--out FILE] [--format binary|base64]
             a signed grant; TIME is now, +2h, Unix seconds or 2026-05-01T09:00:00Z
-            (defaults: --from now, --for 2h, --perm unlock,lock, --uses 1; without --out, base64 on stdout)
+            (defaults: --from now, --for 2h, --perm unlock,lock, --uses 1; without --out, base64 on stdout);
+            refuses a window that is already over, and with --provision (the box's provisioning
+            file) a box id or key the box would refuse; warns about a box id in lower case
   revoke    --key FILE.key --box ID (--grant FILE | --grant-id HEX16 --until TIME | --issuer-key N)
             [--out FILE] [--format binary|base64]
             a signed revocation record for the owner's command channel to carry to the box
@@ -271,6 +273,7 @@ function mint(v: Values, io: IssuerIo, now: number): number {
   const from = v.from === undefined ? now : parseTime(v.from, now, "--from");
   if (v.until !== undefined && v.for !== undefined) throw new UsageError("give --until or --for, not both");
   const until = v.until !== undefined ? parseTime(v.until, now, "--until") : from + parseDuration(v.for === undefined ? "2h" : v.for, "--for");
+  for (const w of mintChecks({ box, keyId: key.id, from, until, now, provision: v.provision })) io.err("warning: " + w);
   let grantId: string;
   if (v.id !== undefined) {
     grantId = v.id.toLowerCase();
@@ -304,6 +307,44 @@ function mint(v: Values, io: IssuerIo, now: number): number {
   emitBytes(v, io, grant);
   io.err(`grant ${grantId} for ${box}: ${describePerms(f.perms)}, ${describeUses(f.uses)}, ${iso(from)} .. ${iso(until)}, key ${key.id}, ${grant.length} bytes`);
   return 0;
+}
+
+/** A provisioning file, checked with the firmware's own parser. */
+function readProvisioning(file: string): Exclude<ReturnType<typeof parseProvisioning>, string> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readText(file, "provisioning file"));
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`${file} is not JSON`);
+  }
+  const p = parseProvisioning(doc);
+  if (typeof p === "string") throw new UsageError(`${file}: ${p}`);
+  return p;
+}
+
+/** The box's clock tolerance on both window edges (firmware/grants/decide.ts). */
+const TOLERANCE_S = 120;
+
+/**
+ * A grant that could never open the box is refused here, where it is made:
+ * a window already over, and (given the box's provisioning file) another
+ * box's id or a key the box does not trust. Returns warnings for what only
+ * might be wrong.
+ */
+function mintChecks(c: { box: string; keyId: number; from: number; until: number; now: number; provision?: string }): string[] {
+  const warnings: string[] = [];
+  if (c.until > c.from && c.until + TOLERANCE_S < c.now)
+    throw new UsageError(`cannot mint: the window ends ${iso(c.until)}, which is already past, so the grant could never open the box; give a later --until (or --for from now)`);
+  if (c.from - c.now > 30 * 86400) warnings.push(`the window starts ${iso(c.from)}, more than 30 days from now`);
+  if (c.provision !== undefined) {
+    const p = readProvisioning(c.provision);
+    if (p.boxId !== c.box) throw new UsageError(`cannot mint: --box ${c.box} but ${c.provision} is box ${p.boxId} (box ids are case-sensitive)`);
+    if (!p.keys.some((k) => k.id === c.keyId)) throw new UsageError(`cannot mint: box ${p.boxId} does not trust key ${c.keyId} (it trusts ${p.keys.map((k) => k.id).join(", ")})`);
+  } else if (c.box !== c.box.toUpperCase()) {
+    warnings.push(`box ids are case-sensitive: this grant opens only a box provisioned as exactly "${c.box}", not "${c.box.toUpperCase()}" (--provision FILE checks it)`);
+  }
+  return warnings;
 }
 
 function revoke(v: Values, io: IssuerIo, now: number): number {
@@ -357,16 +398,7 @@ function explain(v: Values, args: string[], io: IssuerIo): number {
   const bytes = readBlob(args[0]);
   const keys: KeyFile[] = (v.key || []).map((f) => readKeyFile(f, false));
   if (v.provision !== undefined) {
-    let doc: unknown;
-    try {
-      doc = JSON.parse(readText(v.provision, "provisioning file"));
-    } catch (e) {
-      if (e instanceof UsageError) throw e;
-      throw new UsageError(`${v.provision} is not JSON`);
-    }
-    const p = parseProvisioning(doc);
-    if (typeof p === "string") throw new UsageError(`${v.provision}: ${p}`);
-    for (const k of p.keys) keys.push(k);
+    for (const k of readProvisioning(v.provision).keys) keys.push(k);
   }
   const g = decodeGrant(bytes);
   const r = g.ok ? undefined : decodeRevocation(bytes);

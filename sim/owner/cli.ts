@@ -6,16 +6,21 @@
  *   npm run owner -- [options] revoke <id> [until]  revoke a grant (16 hex digits; kept until the
  *                                                 grant's not-after, Unix s, default now + 90 days)
  *                                                 or an issuer key for good (key:<n>)
- *   npm run owner -- [options] unlock            open the box remotely
+ *   npm run owner -- [options] unlock            open the box remotely, and wait until it opened,
+ *                                                 faulted or was refused
  *   npm run owner -- [options] time [unix s]     set the box's clock (default: now)
  *   npm run owner -- [options] config <json>     change configuration
- *   npm run owner -- [options] follow            print each event once, in order (Ctrl-C stops)
+ *   npm run owner -- [options] follow [--from N] print each event once, in order (Ctrl-C stops);
+ *                                                 --from 0 first replays every event the broker kept
+ *                                                 (the simulator's embedded broker keeps the last 1000)
  *
  * Options: --broker mqtt://host:port (default mqtt://127.0.0.1:1883), --box <id>
  * (default KB-DEMO01), --key <file> issuer secret key, --key-id <n> (default 1,
  * or the file's keyId), --ttl <s> command lifetime (default 600), --timeout <s>
  * wait for the reply (default 120: verification on the device is slow),
- * --state <file> remember the last printed event between follow runs.
+ * --state <file> remember the last printed event (and this follower's broker
+ * session) between follow runs. Each follower has its own client id, so any
+ * number can follow one box.
  *
  * The key file holds the issuer's 64-byte tweetnacl secret key (seed || public
  * key) as hex or base64, or a JSON object with such a string (fields
@@ -28,7 +33,10 @@ import { parseArgs } from "node:util";
 import { CommandKind } from "../../firmware/uplink/command";
 import { topicsFor } from "../../firmware/uplink/topics";
 import { makeCommand, signCommand, timeArg } from "./sign";
-import { EventFollower, formatWireEvent } from "./follow";
+import { EventFollower, formatWireEvent, WireEvent } from "./follow";
+import { unlockOutcome, Outcome } from "./outcome";
+import { explainRefusal } from "../driver/refusals";
+import { randomBytes } from "crypto";
 
 /** Decodes hex or base64 text. */
 export function decodeText(s: string): Uint8Array | undefined {
@@ -72,8 +80,18 @@ function connect(url: string, clientId: string, clean: boolean): Promise<mqtt.Mq
   return new Promise((resolve, reject) => {
     const c = mqtt.connect(url, { clientId, clean, protocolVersion: 4, reconnectPeriod: 1000, connectTimeout: 10000 });
     c.once("connect", () => resolve(c));
-    c.once("error", (e) => reject(e));
+    c.once("error", (e) => {
+      c.end(true);
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code ? explainRefusal(code) : "";
+      reject(new Error("cannot reach the broker at " + url + ": " + (why && why !== code ? why : e.message)));
+    });
   });
+}
+
+/** A client id no other follower has (MQTT drops the older of two clients with one id). */
+function followerId(box: string): string {
+  return ("own-" + box).slice(0, 14) + "-" + randomBytes(4).toString("hex");
 }
 
 async function sendCommand(opts: { broker: string; box: string; key: string; keyId?: number; ttl: number; timeout: number }, kind: CommandKind, arg: Uint8Array): Promise<void> {
@@ -83,6 +101,20 @@ async function sendCommand(opts: { broker: string; box: string; key: string; key
   const wire = signCommand(cmd, issuer.secretKey);
   const topics = topicsFor(opts.box);
   const client = await connect(opts.broker, "owner-cmd-" + cmd.id.slice(0, 8), true);
+  // the outcome of an unlock is in the box's events, which may arrive before the reply
+  const seen: WireEvent[] = [];
+  let onEvent: ((e: WireEvent) => void) | undefined;
+  client.on("message", (topic, payload) => {
+    if (topic !== topics.events) return;
+    try {
+      const e = JSON.parse(payload.toString()) as WireEvent;
+      seen.push(e);
+      if (onEvent) onEvent(e);
+    } catch (err) {
+      // not an event
+    }
+  });
+  if (kind === "unlock") await client.subscribeAsync(topics.events, { qos: 1 });
   const reply = new Promise<any>((resolve) => {
     client.on("message", (topic, payload) => {
       if (topic !== topics.reply) return;
@@ -98,35 +130,76 @@ async function sendCommand(opts: { broker: string; box: string; key: string; key
   await client.publishAsync(topics.cmd, Buffer.from(wire), { qos: 1 });
   console.log("sent " + kind + " command " + cmd.id + " (key " + keyId + ", expires " + new Date(cmd.expiry * 1000).toISOString() + ", " + wire.length + " bytes)");
   let timer: NodeJS.Timeout | undefined;
+  const deadline = Date.now() + opts.timeout * 1000;
   const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), opts.timeout * 1000)));
   const r = await Promise.race([reply, timeout]);
-  if (timer) clearTimeout(timer);
-  await client.endAsync();
   if (!r) {
+    await client.endAsync();
     console.log("no reply within " + opts.timeout + " s: the box is offline or still verifying; the broker keeps the command until it expires");
     process.exitCode = 1;
     return;
   }
-  console.log((r.ok ? "done" : "refused") + ": " + r.reason);
-  if (!r.ok) process.exitCode = 1;
+  if (!r.ok) {
+    if (timer) clearTimeout(timer);
+    await client.endAsync();
+    console.log("refused: " + explainRefusal(r.reason, { box: opts.box }));
+    process.exitCode = 1;
+    return;
+  }
+  if (kind !== "unlock") {
+    if (timer) clearTimeout(timer);
+    await client.endAsync();
+    console.log("done: " + r.reason);
+    return;
+  }
+  console.log("accepted: " + r.reason + "; waiting for the latch");
+  const outcome = new Promise<Outcome>((resolve) => {
+    const judge = (e: WireEvent) => {
+      const o = unlockOutcome(e, cmd.id);
+      if (o) resolve(o);
+      else if (e.d && e.d.src === "mqtt:" + cmd.id && e.type === "latch") console.log("latch: " + e.reason);
+    };
+    onEvent = judge;
+    for (const e of seen) judge(e);
+  });
+  if (timer) clearTimeout(timer);
+  const left = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()))));
+  const o = await Promise.race([outcome, left]);
+  if (timer) clearTimeout(timer);
+  await client.endAsync();
+  if (!o) {
+    console.log("no outcome within " + opts.timeout + " s: the box accepted the unlock but its events have not said whether it opened (follow them: npm run owner -- follow --from 0)");
+    process.exitCode = 1;
+    return;
+  }
+  console.log(o.text);
+  if (!o.ok) process.exitCode = 1;
 }
 
-async function follow(opts: { broker: string; box: string; state?: string }): Promise<void> {
+async function follow(opts: { broker: string; box: string; state?: string; from?: number }): Promise<void> {
   const topics = topicsFor(opts.box);
-  let saved = {};
+  let saved: { epoch?: number; last?: number; clientId?: string } = {};
   if (opts.state && fs.existsSync(opts.state)) saved = JSON.parse(fs.readFileSync(opts.state, "utf8"));
-  const f = new EventFollower(saved);
+  const f = new EventFollower(opts.from === undefined ? saved : {});
+  // With a state file, a persistent session under a remembered id: events published while this
+  // tool was away are queued by the broker. Without one, a clean session under a new id.
+  const clientId = saved.clientId || followerId(opts.box);
   const save = () => {
-    if (opts.state) fs.writeFileSync(opts.state, JSON.stringify(f.state()));
+    if (opts.state) fs.writeFileSync(opts.state, JSON.stringify(Object.assign({ clientId }, f.state())));
   };
-  // a persistent session: events published while this tool was away are queued by the broker
-  const client = await connect(opts.broker, ("owner-" + opts.box).slice(0, 23), false);
+  const client = await connect(opts.broker, clientId, !opts.state);
   client.on("connect", () => console.log("[broker] connected"));
   client.on("offline", () => console.log("[broker] offline, retrying"));
   let gapTimer: NodeJS.Timeout | undefined;
+  // live events wait while a replay is asked for, then follow it (the follower drops what both carry)
+  let buffered: Buffer[] | undefined = opts.from === undefined ? undefined : [];
+  const live = (payload: Buffer) => {
+    for (const e of f.feed(payload)) console.log(formatWireEvent(e));
+  };
   client.on("message", (topic, payload) => {
     if (topic === topics.events) {
-      for (const e of f.feed(payload)) console.log(formatWireEvent(e));
+      if (buffered) return void buffered.push(payload);
+      live(payload);
       if (f.waiting && !gapTimer)
         gapTimer = setTimeout(() => {
           gapTimer = undefined;
@@ -141,7 +214,44 @@ async function follow(opts: { broker: string; box: string; state?: string }): Pr
     else if (topic === topics.telemetry) console.log("[telemetry] " + payload.toString());
   });
   await client.subscribeAsync({ [topics.events]: { qos: 1 }, [topics.reply]: { qos: 1 }, [topics.status]: { qos: 1 }, [topics.telemetry]: { qos: 0 } });
-  console.log("following " + opts.box + " on " + opts.broker + " (Ctrl-C to stop)");
+  if (opts.from !== undefined) {
+    const from = opts.from;
+    const replayTo = "kb/" + opts.box + "/replay/" + clientId;
+    let answered = false;
+    const release = () => {
+      const waiting = buffered || [];
+      buffered = undefined;
+      for (const p of waiting) live(p);
+      save();
+    };
+    client.on("message", (topic, payload) => {
+      if (topic !== replayTo || answered) return;
+      answered = true;
+      let list: string[] = [];
+      try {
+        list = JSON.parse(payload.toString()).events || [];
+      } catch (e) {
+        list = [];
+      }
+      if (!list.length) console.log("[replay] the broker kept no events of " + opts.box + " from #" + from);
+      else {
+        const first = JSON.parse(list[0]) as WireEvent;
+        f.startAt(first.ep, Math.max(from, first.seq));
+        console.log("[replay] " + list.length + " event(s) the broker kept, from #" + first.seq);
+        for (const text of list) for (const e of f.feed(text)) console.log(formatWireEvent(e));
+      }
+      release();
+    });
+    await client.subscribeAsync(replayTo, { qos: 1 });
+    setTimeout(() => {
+      if (answered) return;
+      answered = true;
+      console.log("[replay] this broker keeps no history (only the simulator's embedded broker does): following from the next event");
+      release();
+    }, 3000).unref();
+    await client.publishAsync("kb/" + opts.box + "/replay", JSON.stringify({ from, to: replayTo }), { qos: 1 });
+  }
+  console.log("following " + opts.box + " on " + opts.broker + " as " + clientId + " (Ctrl-C to stop)");
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -156,6 +266,7 @@ async function main(argv: string[]): Promise<void> {
       ttl: { type: "string", default: "600" },
       timeout: { type: "string", default: "120" },
       state: { type: "string" },
+      from: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -164,7 +275,11 @@ async function main(argv: string[]): Promise<void> {
     console.log(fs.readFileSync(__filename, "utf8").split("*/")[0].replace(/^\/\*\*?/, "").replace(/^ \* ?/gm, ""));
     return;
   }
-  if (cmd === "follow") return follow({ broker: values.broker!, box: values.box!, state: values.state });
+  if (cmd === "follow") {
+    const from = values.from === undefined ? undefined : Number(values.from);
+    if (from !== undefined && !(Number.isInteger(from) && from >= 0)) fail("--from wants an event number (0 = the oldest the broker kept)");
+    return follow({ broker: values.broker!, box: values.box!, state: values.state, from });
+  }
   if (!values.key) fail("--key <issuer secret key file> is required to sign commands");
   const keyId = values["key-id"] === undefined ? undefined : Number(values["key-id"]);
   if (keyId !== undefined && !(keyId >= 1 && keyId <= 65535)) fail("--key-id must be 1..65535");

@@ -28,6 +28,13 @@ export class EventFollower {
     this.last = state.last === undefined ? 0 : state.last;
   }
 
+  /** Starts the stream at seq of epoch (what a replay begins with): earlier events count as seen. */
+  startAt(epoch: number, seq: number): void {
+    this.epoch = epoch;
+    this.last = seq - 1;
+    this.held = {};
+  }
+
   /** Where the stream stands, to persist between runs. */
   state(): { epoch?: number; last: number } {
     return { epoch: this.epoch, last: this.last };

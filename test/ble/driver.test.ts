@@ -83,7 +83,8 @@ describe("keybox-driver against the simulator's socket", () => {
     const res = await drive(r, ["unlock", "--grant", bad, "--port", port]);
     expect(res.code).toBe(EXIT_REFUSED);
     expect(res.out.join("\n")).toMatch(/decision: bad_signature/);
-    expect(res.err).toEqual(["refused: bad_signature"]);
+    expect(res.err[0]).toBe("refused: bad_signature");
+    expect(res.err[1]).toMatch(/signature does not verify .* mint a new one/);
     expect(r.box.latch).toBe("locked");
 
     r.clock.advance(5000);
@@ -91,16 +92,17 @@ describe("keybox-driver against the simulator's socket", () => {
     const unpaired = await drive(r, ["unlock", "--grant", good, "--port", port, "--no-pair"]);
     expect(unpaired.code).toBe(EXIT_REFUSED);
     expect(unpaired.out.join("\n")).toMatch(/encrypted: no/);
-    expect(unpaired.err).toEqual(["refused: link_unencrypted"]);
+    expect(unpaired.err).toEqual(["refused: link_unencrypted", "  the link is not encrypted and the box is not in development mode: pair (drop --no-pair)"]);
   });
 
   it("shows the retry time when the box is backing off", async () => {
     const bad = file("bad.b64", Buffer.from(BAD).toString("base64"));
     // two free failures, the third starts the back-off (each run is a new connection)
-    for (let i = 0; i < 3; i++) expect((await drive(r, ["unlock", "--grant", bad, "--port", port])).err).toEqual(["refused: bad_signature"]);
+    for (let i = 0; i < 3; i++) expect((await drive(r, ["unlock", "--grant", bad, "--port", port])).err[0]).toBe("refused: bad_signature");
     const res = await drive(r, ["unlock", "--grant", bad, "--port", port]);
     expect(res.code).toBe(EXIT_REFUSED);
     expect(res.err[0]).toMatch(/^refused: rate_limited \(retry in \d+ s\)$/);
+    expect(res.err[1]).toMatch(/the box makes you wait \d+ s before the next one/);
   });
 
   it("proves presence for a holder-bound grant: signs the box's challenge with the holder key", async () => {
@@ -132,7 +134,18 @@ describe("keybox-driver against the simulator's socket", () => {
     expect(h.challenge.length).toBe(16);
     expect(nacl.sign.detached.verify(holderMessage("KB-TEST01", fields.grantId, h.challenge), h.signature, holderKeys.publicKey)).toBe(true);
     expect(decodeKey(Buffer.from(holderKeys.secretKey))).toEqual(holderKeys.secretKey);
-    expect(decodeKey(Buffer.from("abc"))).toMatch(/not 32 or 64 bytes/);
+    expect(decodeKey(Buffer.from("abc"))).toMatch(/nor 32 or 64 bytes/);
+
+    // the issuer tool's own key files work as holder keys; the public half is refused with the reason
+    const keyFile = { format: "keybox-issuer-key/1", id: 7, publicKey: Buffer.from(holderKeys.publicKey).toString("hex"), secretKey: Buffer.from(holderKeys.secretKey).toString("hex") };
+    r.box.latch = "locked";
+    const viaKeyFile = await drive(r, ["unlock", "--grant", g, "--holder-key", file("holder.key", JSON.stringify(keyFile)), "--port", port]);
+    expect(viaKeyFile.err).toEqual([]);
+    expect(viaKeyFile.code).toBe(EXIT_OK);
+    const pub = { format: "keybox-issuer-pub/1", id: 7, publicKey: keyFile.publicKey };
+    const viaPub = await drive(r, ["unlock", "--grant", g, "--holder-key", file("holder.pub", JSON.stringify(pub)), "--port", port]);
+    expect(viaPub.code).toBe(EXIT_USAGE);
+    expect(viaPub.err.join("\n")).toMatch(/public \.pub file; give its secret \.key twin/);
   });
 
   it("reads the state; refuses usage errors; says when the radio is taken or nobody listens", async () => {
@@ -155,6 +168,7 @@ describe("keybox-driver against the simulator's socket", () => {
     const none = await drive(r, ["info", "--port", port, "--timeout", "2"]);
     expect(none.code).toBe(EXIT_LINK);
     expect(none.err.join("\n")).toMatch(/ECONNREFUSED/);
+    expect(none.err.join("\n")).toMatch(/is the simulator \(`npm start`\) running/);
   });
 
   it("says clearly when the Bluetooth library is missing", async () => {
