@@ -7,6 +7,8 @@
  * writes the new generation before erasing the old, so at that moment it
  * needs its size twice (one journal rewrites at a time).
  */
+import { outboxSegments } from "./uplink/outbox";
+
 export interface JournalPlan {
   prefix: string;
   segmentBytes: number;
@@ -21,9 +23,11 @@ export const MARKER_JOURNAL: JournalPlan = { prefix: "latch", segmentBytes: 512,
 export const SETTINGS_JOURNAL: JournalPlan = { prefix: "cfg", segmentBytes: 256, maxSegments: 2 };
 /** BLE failure counts behind the back-off. */
 export const BLE_JOURNAL: JournalPlan = { prefix: "ble", segmentBytes: 256, maxSegments: 2 };
+/** Undelivered events the outbox keeps (firmware/uplink/outbox.ts): its journal holds that many at their largest. */
+export const OUTBOX_EVENTS = 28;
 /** The event outbox, executed command ids and the time floor. */
 export const UPLINK_JOURNALS = {
-  outbox: { prefix: "ulev", segmentBytes: 1024, maxSegments: 4 } as JournalPlan,
+  outbox: { prefix: "ulev", segmentBytes: 2048, maxSegments: outboxSegments(OUTBOX_EVENTS, 2048) } as JournalPlan,
   commands: { prefix: "ulcmd", segmentBytes: 256, maxSegments: 2 } as JournalPlan,
   time: { prefix: "ultime", segmentBytes: 128, maxSegments: 2 } as JournalPlan,
 };

@@ -17,10 +17,14 @@ export interface RecordLog {
 export interface OutboxOptions {
   log: RecordLog;
   random: Random;
-  /** Most undelivered events kept (default 48); see the overflow policy on Outbox. */
+  /** Most undelivered events kept (default 32); see the policy on Outbox. */
   capacity?: number;
-  /** Event types that a newer event of the same type supersedes (default: telemetry and link state). */
-  coalesce?: string[];
+  /**
+   * Most bytes the undelivered records may take, framing included, so that
+   * a rewrite of them always fits the journal (default: no limit). The
+   * journal's plan gives it: outboxBytes(segmentBytes, maxSegments).
+   */
+  bytes?: number;
 }
 
 export interface OutItem {
@@ -34,35 +38,117 @@ export interface OutItem {
 interface Item {
   seq: number;
   type: string;
+  rank: number;
   payload: Uint8Array;
-  /** Pushed in this boot and never handed out by peek(): safe to fold into an overflow record. */
+  /** Pushed in this boot and never handed out by peek(). */
   fresh: boolean;
+  /** Handed to the link in this boot and not yet acknowledged: the client holds it, so it stays. */
+  flying: boolean;
   acked: boolean;
-  /** For overflow records: what they stand for. */
-  lost?: { [k: string]: EventValue };
+}
+
+/** Events lost and not yet reported: sequence range, how many, how many of each type, when the last was. */
+interface Tally {
+  from: number;
+  to: number;
+  lost: number;
+  t: number;
+  m: number;
+  c: { [type: string]: number };
+}
+
+/*
+ * What gives way when the outbox is full: the lowest rank first, the oldest
+ * first within a rank. Chatter at rank 0 therefore coalesces (the newest
+ * modem or link state supersedes older ones) long before anything the owner
+ * must see. Keys are "type/reason" or "type"; unknown types rank 2. Loss
+ * reports (type "outbox") are never dropped.
+ */
+const RANKS: { [key: string]: number } = {
+  telemetry: 0,
+  link: 0,
+  modem: 0,
+  ble: 1,
+  time: 1,
+  power: 2,
+  grants: 3,
+  cmd: 3,
+  boot: 3,
+  provision: 3,
+  lid: 3,
+  key: 3,
+  latch: 3,
+  access: 4,
+  tamper: 4,
+  latch_refused: 4,
+  latch_recovery: 4,
+  "latch/fault": 4,
+  "power/battery_critical": 4,
+  outbox: 9,
+};
+
+export function rankOf(type: string, reason: string): number {
+  const r = RANKS[type + "/" + reason];
+  if (typeof r === "number") return r;
+  const t = RANKS[type];
+  return typeof t === "number" ? t : 2;
 }
 
 const H = 0x48;
 const REC_EVENT = 0x45;
-/** Largest event payload; the outbox journal's segments must hold one such record (segmentBytes >= 256). */
+const REC_DROP = 0x44;
+/** Largest event payload (longer details are cut, and say so). */
 const MAX_PAYLOAD = 200;
+/** Largest loss report: its counts by type are never cut. */
+const MAX_LOSS = 480;
+/** Journal framing per record (firmware/store/journal.ts) and the journal's segment header. */
+const FRAME = 12;
+const SEG_HEAD = 16;
+const MAX_REC = FRAME + 5 + MAX_PAYLOAD;
+/** Room kept beside the events for the header, one loss report and one drop record. */
+const RESERVE = FRAME + 13 + (FRAME + 5 + MAX_LOSS) + (FRAME + 6 + MAX_LOSS);
+const LOST = "lost";
+
+/**
+ * Bytes of events a journal of maxSegments files of segmentBytes can always
+ * take in one rewrite: a record never spans two files, so each file may
+ * waste up to one largest record.
+ */
+export function outboxBytes(segmentBytes: number, maxSegments: number): number {
+  return maxSegments * (segmentBytes - SEG_HEAD - MAX_REC + 1) - RESERVE;
+}
+
+/** The journal bytes capacity events of the largest size need (the inverse of outboxBytes). */
+export function outboxSegments(capacity: number, segmentBytes: number): number {
+  return Math.ceil((capacity * MAX_REC + RESERVE) / (segmentBytes - SEG_HEAD - MAX_REC + 1));
+}
 
 /**
  * Journal records (all integers big-endian):
- *   'H' (0x48) epoch u32, acked u32: the stream's identity and the highest
- *       sequence number the broker has acknowledged, with every one before it.
- *       Written first by every rewrite and appended after each ack.
+ *   'H' (0x48) epoch u32, acked u32, next u32: the stream's identity, the
+ *       highest sequence number the broker acknowledged with every one
+ *       before it, and the next sequence number to give (never reused).
+ *       Written first by every rewrite and appended after each ack. (A
+ *       9-byte 'H' without next is read too.)
  *   'E' (0x45) seq u32, then the event's MQTT payload (UTF-8 JSON
  *       {"ep":epoch,"seq":n,"type":..,"reason":..,"t":..,"m":..,"d":{..}}).
- * On load the last 'H' wins; events at or below its acked are delivered.
- * The epoch is random per fresh store, so an owner that de-duplicates by
- * (epoch, seq) is not fooled when a wiped box starts counting from 1 again.
+ *       An "outbox"/"lost" event reports the pending losses: it clears them.
+ *   'D' (0x44) k u8, k seq u32 of events dropped by the policy, then the
+ *       pending losses after the drop as UTF-8 JSON
+ *       {"from":a,"to":b,"lost":n,"t":..,"m":..,"c":{<type>:count}}
+ *       ("{}" when none). Written in one append with the drop, so a loss is
+ *       durable the moment the event leaves; last one wins.
+ * On load the last 'H' gives the epoch and the highest acked and next;
+ * events at or below acked are delivered. The epoch is random per fresh
+ * store, so an owner that de-duplicates by (epoch, seq) is not fooled when a
+ * wiped box starts counting from 1 again.
  */
-function header(epoch: number, acked: number): Uint8Array {
-  const r = new Uint8Array(9);
+function header(epoch: number, acked: number, next: number): Uint8Array {
+  const r = new Uint8Array(13);
   r[0] = H;
   put32(r, 1, epoch);
   put32(r, 5, acked);
+  put32(r, 9, next);
   return r;
 }
 
@@ -77,65 +163,108 @@ function get32(b: Uint8Array, at: number): number {
   return ((b[at] << 24) >>> 0) + (b[at + 1] << 16) + (b[at + 2] << 8) + b[at + 3];
 }
 
+function eventRecord(seq: number, payload: Uint8Array): Uint8Array {
+  const r = new Uint8Array(5 + payload.length);
+  r[0] = REC_EVENT;
+  put32(r, 1, seq);
+  r.set(payload, 5);
+  return r;
+}
+
+function dropRecord(seqs: number[], tally: Tally | undefined): Uint8Array {
+  const j = utf8Encode(tally ? JSON.stringify(tally) : "{}");
+  const r = new Uint8Array(2 + 4 * seqs.length + j.length);
+  r[0] = REC_DROP;
+  r[1] = seqs.length;
+  for (let i = 0; i < seqs.length; i++) put32(r, 2 + 4 * i, seqs[i]);
+  r.set(j, 2 + 4 * seqs.length);
+  return r;
+}
+
 /**
  * Every event, delivered at least once and in order, across link drops,
  * reboots and power cuts: an event is in flash before push() returns and
- * leaves only when the broker acknowledged it.
+ * leaves only when the broker acknowledged it, or when the policy drops it
+ * with a durable record of the loss. Sequence numbers are never reused and a
+ * stored payload never changes, so whatever the owner received stays true.
  *
- * Policy when full (capacity undelivered events, or the journal out of
- * space even after compaction): first the oldest undelivered event of a
- * coalescing type (telemetry, link state) is dropped when a newer one of
- * that type is queued; otherwise the two oldest events never handed to the
- * link are folded into one "outbox"/"overflow" event that keeps the first
- * one's sequence number and carries {lost, to, <type>: count}. Access,
- * latch and tamper events are therefore never dropped silently: the owner
- * sees exactly which sequence range was lost and of which kinds.
+ * Policy when full (capacity events, or the bytes a rewrite may take): the
+ * event of the lowest rank (RANKS) that the link does not hold gives way,
+ * the oldest first; the new event itself when it ranks below all of them.
+ * Each drop is written in the same record as the loss tally (sequence
+ * range, count, count by type). The tally reaches the owner as an event
+ * "outbox"/"lost" {from, to, lost, <type>: count} with its own sequence
+ * number, made when the link takes events and no earlier report is still
+ * undelivered; sequence numbers in [from, to] the owner never receives are
+ * the lost ones. Loaded records obey the same policy after a reboot.
  */
 export class Outbox {
   readonly epoch: number;
   private readonly o: OutboxOptions;
   private readonly cap: number;
-  private readonly coalesce: string[];
+  private readonly bytes: number;
   private items: Item[] = [];
   private acked = 0;
   private next = 1;
-  private unsaved = 0;
+  private tally: Tally | undefined;
+  /** The tally has changes flash does not hold yet (the flash refused them). */
+  private unsaved = false;
   private closed = false;
 
   constructor(options: OutboxOptions) {
     if (!options || !options.log || !options.random) throw new Error("outbox_options");
-    const cap = options.capacity === undefined ? 48 : options.capacity;
+    const cap = options.capacity === undefined ? 32 : options.capacity;
     if (!(cap >= 4 && cap <= 1000)) throw new Error("outbox_capacity");
+    const bytes = options.bytes === undefined ? Infinity : options.bytes;
+    if (!(bytes >= 4 * MAX_REC)) throw new Error("outbox_bytes");
     this.o = options;
     this.cap = cap;
-    this.coalesce = options.coalesce === undefined ? ["telemetry", "link"] : options.coalesce;
+    this.bytes = bytes;
     let epoch = -1;
+    let next = 1;
+    let last = 0;
     const recs = options.log.records();
-    const loaded: Item[] = [];
     for (let i = 0; i < recs.length; i++) {
       const r = recs[i];
-      if (r.length === 9 && r[0] === H) {
+      if ((r.length === 9 || r.length === 13) && r[0] === H) {
         epoch = get32(r, 1);
         const a = get32(r, 5);
         if (a > this.acked) this.acked = a;
+        if (r.length === 13 && get32(r, 9) > next) next = get32(r, 9);
       } else if (r.length > 5 && r[0] === REC_EVENT) {
         const seq = get32(r, 1);
         const payload = r.slice(5);
-        const type = typeOf(payload);
-        if (type !== undefined && seq >= this.next) {
-          loaded.push({ seq: seq, type: type, payload: payload, fresh: false, acked: false });
-          this.next = seq + 1;
-        }
+        const v = parse(payload);
+        if (!v || typeof v.type !== "string" || typeof v.reason !== "string" || seq <= last) continue;
+        if (v.type === "outbox" && v.reason === LOST) this.tally = undefined;
+        this.items.push({ seq: seq, type: v.type, rank: rankOf(v.type, v.reason), payload: payload, fresh: false, flying: false, acked: false });
+        last = seq;
+        if (seq >= next) next = seq + 1;
+      } else if (r.length >= 2 && r[0] === REC_DROP && r.length >= 2 + 4 * r[1]) {
+        const gone: number[] = [];
+        for (let k = 0; k < r[1]; k++) gone.push(get32(r, 2 + 4 * k));
+        this.items = this.items.filter(function (it) {
+          return gone.indexOf(it.seq) < 0;
+        });
+        this.tally = readTally(r.subarray(2 + 4 * r[1]));
+        if (this.tally && this.tally.to >= next) next = this.tally.to + 1;
       }
     }
-    if (this.acked >= this.next) this.next = this.acked + 1;
-    for (let i = 0; i < loaded.length; i++) if (loaded[i].seq > this.acked) this.items.push(loaded[i]);
+    if (this.acked >= next) next = this.acked + 1;
+    this.next = next;
+    const acked = this.acked;
+    this.items = this.items.filter(function (it) {
+      return it.seq > acked;
+    });
     if (epoch < 0) {
       const b = options.random.bytes(4);
       epoch = get32(b, 0);
-      options.log.rewrite([header(epoch, 0)]);
+      options.log.rewrite([header(epoch, this.acked, this.next)]);
     }
     this.epoch = epoch;
+    // a smaller capacity than the journal was filled with: the same policy trims it
+    const gone = this.victims(undefined);
+    if (gone.length) this.drop(gone, undefined);
   }
 
   /** Undelivered events. */
@@ -148,34 +277,77 @@ export class Outbox {
     return this.next;
   }
 
+  /** Events lost and not yet reported to the owner. */
+  get pendingLoss(): number {
+    return this.tally ? this.tally.lost : 0;
+  }
+
   /**
-   * Stores e durably and gives it the next sequence number. Returns an error
-   * code when it could not be stored; the loss is then reported in the next
-   * stored event's overflow record.
+   * Stores e durably under the next sequence number. Returns an error code
+   * when e is not kept: the policy dropped it ("outbox_full") or the flash
+   * refused it ("outbox_store_failed"); either way its sequence number is in
+   * the loss tally, durably unless the flash refuses that too.
    */
   push(e: BoxEvent): string | undefined {
     if (this.closed) return "outbox_closed";
-    if (this.unsaved > 0) {
-      const n = this.unsaved;
-      this.unsaved = 0;
-      if (this.store({ type: "outbox", reason: "unsaved", t: e.t, m: e.m, d: { lost: n } })) this.unsaved += n;
+    const seq = this.next++;
+    const payload = this.encode(seq, e.type, e.reason, e.t, e.m, e.d ? JSON.stringify(e.d) : "", MAX_PAYLOAD);
+    const it: Item = { seq: seq, type: e.type, rank: rankOf(e.type, e.reason), payload: payload, fresh: true, flying: false, acked: false };
+    const gone = this.victims(it);
+    if (gone.indexOf(it) >= 0) {
+      this.drop(gone, it);
+      return "outbox_full";
     }
-    const err = this.store(e);
-    if (err) this.unsaved++;
-    return err;
+    const before = this.items;
+    const tally = copyTally(this.tally);
+    this.forget(gone);
+    // the drop and its tally first: a power cut before the event lands loses only the event being pushed
+    const needDrop = gone.length > 0 || this.unsaved;
+    const dropped = needDrop && this.o.log.append(dropRecord(seqsOf(gone), this.tally));
+    if (dropped) this.unsaved = false;
+    const ok = (dropped || !needDrop) && this.o.log.append(eventRecord(seq, payload));
+    this.items.push(it);
+    if (ok || this.compact()) {
+      this.unsaved = false;
+      return undefined;
+    }
+    // the flash refuses it: what was dropped for it stays only if that is on flash already
+    this.items.pop();
+    if (!dropped) {
+      this.items = before;
+      this.tally = tally;
+    }
+    this.lose(it);
+    this.unsaved = !this.o.log.append(dropRecord([], this.tally));
+    return "outbox_store_failed";
   }
 
   /**
    * Up to max undelivered events with a sequence number above after, oldest
-   * first. Once handed out they are no longer folded into overflow records.
+   * first; the link holds them until ack(), so the policy no longer drops
+   * them. When every event is handed out and losses are pending with no
+   * earlier report undelivered, the report is made now, stored, and handed
+   * out last.
    */
   peek(after: number, max: number): OutItem[] {
     const out: OutItem[] = [];
-    for (let i = 0; i < this.items.length && out.length < max; i++) {
+    let all = true;
+    let reporting = false;
+    for (let i = 0; i < this.items.length; i++) {
       const it = this.items[i];
+      if (it.type === "outbox" && !it.acked) reporting = true;
       if (it.acked || it.seq <= after) continue;
+      if (out.length >= max) {
+        all = false;
+        continue;
+      }
       out.push({ seq: it.seq, payload: it.payload, dup: !it.fresh });
       it.fresh = false;
+      it.flying = true;
+    }
+    if (all && !reporting && out.length < max && this.tally && !this.closed) {
+      const r = this.report();
+      if (r) out.push({ seq: r.seq, payload: r.payload, dup: false });
     }
     return out;
   }
@@ -184,52 +356,111 @@ export class Outbox {
   ack(seq: number): void {
     if (this.closed) return;
     let moved = false;
-    for (let i = 0; i < this.items.length; i++) if (this.items[i].seq === seq) this.items[i].acked = true;
+    for (let i = 0; i < this.items.length; i++) {
+      if (this.items[i].seq === seq) {
+        this.items[i].acked = true;
+        this.items[i].flying = false;
+      }
+    }
     while (this.items.length && this.items[0].acked) {
       this.acked = this.items[0].seq;
       this.items.shift();
       moved = true;
     }
-    if (moved && !this.o.log.append(header(this.epoch, this.acked))) this.compact();
+    if (moved && !this.o.log.append(header(this.epoch, this.acked, this.next))) this.compact();
   }
 
   close(): void {
     this.closed = true;
   }
 
-  private store(e: BoxEvent): string | undefined {
-    if (this.items.length >= this.cap) this.makeRoom(e.type);
-    if (this.items.length >= this.cap) return "outbox_full";
+  /** Stores the pending loss tally as an event; undefined when the flash refused it (the tally stays). */
+  private report(): Item | undefined {
+    const t = this.tally as Tally;
+    const d: { [k: string]: EventValue } = { from: t.from, to: t.to, lost: t.lost };
+    for (const k in t.c) d[k] = t.c[k];
     const seq = this.next;
-    const payload = this.encode(seq, e);
-    const rec = new Uint8Array(5 + payload.length);
-    rec[0] = REC_EVENT;
-    put32(rec, 1, seq);
-    rec.set(payload, 5);
-    const it: Item = { seq: seq, type: e.type, payload: payload, fresh: true, acked: false };
-    if (e.type === "outbox" && e.reason === "overflow" && e.d) it.lost = e.d;
+    let payload = this.encode(seq, "outbox", LOST, t.t, t.m, JSON.stringify(d), MAX_LOSS);
+    // the range and the count are never cut, only the counts by type
+    if (payload.length > MAX_LOSS) payload = this.encode(seq, "outbox", LOST, t.t, t.m, JSON.stringify({ from: t.from, to: t.to, lost: t.lost, cut: 1 }), MAX_LOSS);
+    const it: Item = { seq: seq, type: "outbox", rank: rankOf("outbox", LOST), payload: payload, fresh: false, flying: true, acked: false };
+    this.next = seq + 1;
+    this.tally = undefined;
     this.items.push(it);
-    if (this.o.log.append(rec) || this.compact()) {
-      this.next = seq + 1;
-      return undefined;
-    }
-    // no space even after compaction: fold older events until the rewrite fits
-    while (this.fold()) {
-      if (this.compact()) {
-        this.next = seq + 1;
-        return undefined;
-      }
+    // the report carries the whole tally: once it is on flash, nothing else is pending
+    if (this.o.log.append(eventRecord(seq, it.payload)) || this.compact()) {
+      this.unsaved = false;
+      return it;
     }
     this.items.pop();
-    this.compact();
-    return "outbox_store_full";
+    this.tally = t;
+    this.next = seq;
+    return undefined;
   }
 
-  private encode(seq: number, e: BoxEvent): Uint8Array {
-    const b = utf8Encode(this.json(seq, e.type, e.reason, e.t, e.m, e.d ? JSON.stringify(e.d) : ""));
-    if (b.length <= MAX_PAYLOAD) return b;
+  /**
+   * What must give way for it (undefined: only what is over the limits now),
+   * chosen by rank then age; includes it when it ranks lowest.
+   */
+  private victims(it: Item | undefined): Item[] {
+    const out: Item[] = [];
+    let n = this.items.length + (it ? 1 : 0);
+    let b = it ? it.payload.length + FRAME + 5 : 0;
+    for (let i = 0; i < this.items.length; i++) b += this.items[i].payload.length + FRAME + 5;
+    while (n > this.cap || b > this.bytes) {
+      let v: Item | undefined;
+      for (let i = 0; i < this.items.length; i++) {
+        const x = this.items[i];
+        if (x.flying || x.acked || x.rank >= 9 || out.indexOf(x) >= 0) continue;
+        if (!v || x.rank < v.rank) v = x;
+      }
+      if (it && out.indexOf(it) < 0 && (!v || it.rank < v.rank)) v = it;
+      if (!v) break;
+      out.push(v);
+      n--;
+      b -= v.payload.length + FRAME + 5;
+    }
+    return out;
+  }
+
+  /** Drops gone (it among them when it is the new event) with one durable record, or a rewrite. */
+  private drop(gone: Item[], it: Item | undefined): void {
+    this.forget(gone);
+    const seqs = seqsOf(gone);
+    if (it) seqs.splice(seqs.indexOf(it.seq), 1);
+    if ((seqs.length < 256 && this.o.log.append(dropRecord(seqs, this.tally))) || this.compact()) this.unsaved = false;
+    else this.unsaved = true;
+  }
+
+  /** Removes gone from the items (in RAM) and counts each in the tally. */
+  private forget(gone: Item[]): void {
+    if (!gone.length) return;
+    this.items = this.items.filter(function (x) {
+      return gone.indexOf(x) < 0;
+    });
+    for (let i = 0; i < gone.length; i++) this.lose(gone[i]);
+  }
+
+  private lose(it: Item): void {
+    const v = parse(it.payload);
+    let t = this.tally;
+    if (!t) {
+      t = { from: it.seq, to: it.seq, lost: 0, t: 0, m: 0, c: {} };
+      this.tally = t;
+    }
+    if (it.seq < t.from) t.from = it.seq;
+    if (it.seq > t.to) t.to = it.seq;
+    t.lost++;
+    t.c[it.type] = (t.c[it.type] || 0) + 1;
+    if (v && typeof v.t === "number") t.t = v.t;
+    if (v && typeof v.m === "number") t.m = v.m;
+  }
+
+  private encode(seq: number, type: string, reason: string, t: number, m: number, d: string, max: number): Uint8Array {
+    const b = utf8Encode(this.json(seq, type, reason, t, m, d));
+    if (b.length <= max) return b;
     // one event must fit one journal record: oversized details are cut, and say so
-    return utf8Encode(this.json(seq, e.type.substr(0, 24), e.reason.substr(0, 40), e.t, e.m, '{"cut":' + b.length + "}"));
+    return utf8Encode(this.json(seq, type.substr(0, 24), reason.substr(0, 40), t, m, '{"cut":' + b.length + "}"));
   }
 
   private json(seq: number, type: string, reason: string, t: number, m: number, d: string): string {
@@ -237,69 +468,19 @@ export class Outbox {
     return s + (d ? ',"d":' + d : "") + "}";
   }
 
-  /** Rewrites the journal with only what is undelivered. */
+  /** Rewrites the journal with only what is undelivered, and the pending tally. */
   private compact(): boolean {
-    const recs: Uint8Array[] = [header(this.epoch, this.acked)];
-    for (let i = 0; i < this.items.length; i++) {
-      const it = this.items[i];
-      const r = new Uint8Array(5 + it.payload.length);
-      r[0] = REC_EVENT;
-      put32(r, 1, it.seq);
-      r.set(it.payload, 5);
-      recs.push(r);
-    }
+    const recs: Uint8Array[] = [header(this.epoch, this.acked, this.next)];
+    for (let i = 0; i < this.items.length; i++) recs.push(eventRecord(this.items[i].seq, this.items[i].payload));
+    if (this.tally) recs.push(dropRecord([], this.tally));
     return this.o.log.rewrite(recs);
-  }
-
-  private makeRoom(type: string): void {
-    if (this.coalesce.indexOf(type) >= 0) {
-      for (let i = 0; i < this.items.length; i++) {
-        const it = this.items[i];
-        if (it.fresh && it.type === type) {
-          this.items.splice(i, 1);
-          this.compact();
-          return;
-        }
-      }
-    }
-    if (this.fold()) this.compact();
-  }
-
-  /** Folds the two oldest fresh events into one overflow record. false when nothing can be folded. */
-  private fold(): boolean {
-    let a = -1;
-    for (let i = 0; i < this.items.length - 1; i++) {
-      if (this.items[i].fresh && this.items[i + 1].fresh) {
-        a = i;
-        break;
-      }
-    }
-    if (a < 0) return false;
-    const x = this.items[a];
-    const y = this.items[a + 1];
-    const d: { [k: string]: EventValue } = {};
-    count(d, x);
-    count(d, y);
-    const last = y.lost ? (y.lost.to as number) : y.seq;
-    d.to = last;
-    const m = parseM(x.payload);
-    const p = this.encode(x.seq, { type: "outbox", reason: "overflow", t: m.t, m: m.m, d: d });
-    this.items.splice(a, 2, { seq: x.seq, type: "outbox", payload: p, fresh: true, acked: false, lost: d });
-    return true;
   }
 }
 
-/** Adds what it stands for to an overflow record's counts. */
-function count(d: { [k: string]: EventValue }, it: Item): void {
-  if (it.lost) {
-    for (const k in it.lost) {
-      if (k === "to") continue;
-      d[k] = ((d[k] as number) || 0) + (it.lost[k] as number);
-    }
-    return;
-  }
-  d.lost = ((d.lost as number) || 0) + 1;
-  d[it.type] = ((d[it.type] as number) || 0) + 1;
+function seqsOf(list: Item[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < list.length; i++) out.push(list[i].seq);
+  return out;
 }
 
 function parse(payload: Uint8Array): { [k: string]: unknown } | undefined {
@@ -313,12 +494,15 @@ function parse(payload: Uint8Array): { [k: string]: unknown } | undefined {
   }
 }
 
-function typeOf(payload: Uint8Array): string | undefined {
-  const v = parse(payload);
-  return v && typeof v.type === "string" ? v.type : undefined;
+function copyTally(t: Tally | undefined): Tally | undefined {
+  if (!t) return undefined;
+  const c: { [type: string]: number } = {};
+  for (const k in t.c) c[k] = t.c[k];
+  return { from: t.from, to: t.to, lost: t.lost, t: t.t, m: t.m, c: c };
 }
 
-function parseM(payload: Uint8Array): { t: number; m: number } {
-  const v = parse(payload);
-  return { t: v && typeof v.t === "number" ? v.t : 0, m: v && typeof v.m === "number" ? v.m : 0 };
+function readTally(b: Uint8Array): Tally | undefined {
+  const v = parse(b);
+  if (!v || typeof v.from !== "number" || typeof v.to !== "number" || typeof v.lost !== "number" || !v.c || typeof v.c !== "object") return undefined;
+  return { from: v.from, to: v.to, lost: v.lost, t: typeof v.t === "number" ? v.t : 0, m: typeof v.m === "number" ? v.m : 0, c: v.c as { [type: string]: number } };
 }

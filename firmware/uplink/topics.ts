@@ -12,9 +12,12 @@
  *                       JSON {"ep":epoch,"seq":n,"type":..,"reason":..,"t":unix s
  *                       (0 = clock unknown),"m":ms since boot,"d":{..}}.
  *                       (ep, seq) is unique per event: duplicates are possible
- *                       (at-least-once) and are dropped by the owner. A gap in seq
- *                       is explained by a type "outbox" reason "overflow" event
- *                       {"lost":n,"to":last seq,<type>:count}.
+ *                       (at-least-once) and are dropped by the owner. seq is never
+ *                       reused and an event never changes. A gap in seq is
+ *                       explained by a later type "outbox" reason "lost" event
+ *                       {"from":first,"to":last,"lost":n,<type>:count}: the n
+ *                       numbers in from..to the owner never received were
+ *                       dropped by the outbox's priority policy (outbox.ts).
  *   kb/<box>/reply      QoS 1. JSON {"id":"<command id hex>","ok":bool,"reason":code}
  *                       for every command received, once its outcome is final
  *                       (and, when ok, persisted). Also recorded as a "cmd" event

@@ -36,6 +36,8 @@ export interface UplinkOptions {
   /** Default 6 hours. */
   netTimeEveryMs?: number;
   outboxCapacity?: number;
+  /** Bytes the outbox's journal can always take in one rewrite (outboxBytes of its plan). */
+  outboxBytes?: number;
   /** QoS 1 events in flight at once (default 4). */
   window?: number;
   keepaliveS?: number;
@@ -76,7 +78,7 @@ export class Uplink {
     this.o = options;
     this.window = w;
     this.topics = topicsFor(options.boxId);
-    this.outbox = new Outbox({ log: options.outboxLog, random: options.random, capacity: options.outboxCapacity });
+    this.outbox = new Outbox({ log: options.outboxLog, random: options.random, capacity: options.outboxCapacity, bytes: options.outboxBytes });
     this.guard = new CommandGuard({
       boxId: options.boxId,
       verify: options.verify,

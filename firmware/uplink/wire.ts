@@ -1,9 +1,10 @@
-import { UPLINK_JOURNALS } from "../storage-plan";
+import { OUTBOX_EVENTS, UPLINK_JOURNALS } from "../storage-plan";
 import { Clock, Flash } from "../../hal";
 import { EventBus } from "../events";
 import { Journal } from "../store/journal";
 import { Crc32 } from "../store/crc32";
 import { WallClock } from "../time/wallclock";
+import { outboxBytes } from "./outbox";
 import { Uplink, UplinkOptions } from "./uplink";
 
 /** The uplink's journals (sizes in storage-plan.ts, beside every other journal). */
@@ -60,7 +61,8 @@ export function openUplink(
     username: o.username,
     password: o.password,
     log: o.log,
-    outboxCapacity: 32,
+    outboxCapacity: OUTBOX_EVENTS,
+    outboxBytes: outboxBytes(ob.segmentBytes, ob.maxSegments),
     outboxLog: new Journal({ flash: o.flash, prefix: ob.prefix, segmentBytes: ob.segmentBytes, maxSegments: ob.maxSegments, crc32: o.crc32 }),
     commandLog: new Journal({ flash: o.flash, prefix: cm.prefix, segmentBytes: cm.segmentBytes, maxSegments: cm.maxSegments, crc32: o.crc32 }),
   });

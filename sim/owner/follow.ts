@@ -21,6 +21,8 @@ export class EventFollower {
   private epoch: number | undefined;
   private last: number;
   private held: { [seq: number]: WireEvent } = {};
+  /** Numbers a loss report covers that never came: not waited for. */
+  private gone: { [seq: number]: boolean } = {};
   duplicates = 0;
 
   constructor(state: { epoch?: number; last?: number } = {}) {
@@ -33,6 +35,7 @@ export class EventFollower {
     this.epoch = epoch;
     this.last = seq - 1;
     this.held = {};
+    this.gone = {};
   }
 
   /** Where the stream stands, to persist between runs. */
@@ -53,12 +56,17 @@ export class EventFollower {
       this.epoch = e.ep;
       this.last = e.seq - 1;
       this.held = {};
+      this.gone = {};
     }
     if (e.seq <= this.last || this.held[e.seq]) {
       this.duplicates++;
       return [];
     }
     this.held[e.seq] = e;
+    // a loss report comes after every survivor of its range: numbers there still missing were lost on the box
+    if (e.type === "outbox" && e.reason === "lost" && e.d && typeof e.d.from === "number" && typeof e.d.to === "number") {
+      for (let s = Math.max(this.last + 1, e.d.from); s <= e.d.to; s++) if (!this.held[s]) this.gone[s] = true;
+    }
     return this.release();
   }
 
@@ -79,11 +87,12 @@ export class EventFollower {
 
   private release(): WireEvent[] {
     const out: WireEvent[] = [];
-    while (this.held[this.last + 1]) {
+    while (this.held[this.last + 1] || this.gone[this.last + 1]) {
       const e = this.held[this.last + 1];
       delete this.held[this.last + 1];
+      delete this.gone[this.last + 1];
       this.last++;
-      out.push(e);
+      if (e) out.push(e);
     }
     return out;
   }
@@ -95,5 +104,6 @@ export function formatWireEvent(e: WireEvent): string {
   let s = "#" + e.seq + " " + when + " " + e.type + "/" + e.reason;
   if (e.d) s += " " + JSON.stringify(e.d);
   if (e.type === "outbox" && e.reason === "overflow" && e.d) s += "  <- events #" + e.seq + "..#" + e.d.to + " were lost on the box (outbox full)";
+  if (e.type === "outbox" && e.reason === "lost" && e.d) s += "  <- " + e.d.lost + " events between #" + e.d.from + " and #" + e.d.to + " were lost on the box (outbox full)";
   return s;
 }

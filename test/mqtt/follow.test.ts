@@ -24,6 +24,19 @@ describe("EventFollower (owner side)", () => {
     expect(printed).toEqual([3, 4, 5, 6, 1]);
   });
 
+  test("a loss report releases what waited behind the numbers it says were lost", () => {
+    const f = new EventFollower();
+    const printed: number[] = [];
+    const feed = (e: object) => f.feed(JSON.stringify(e)).forEach((x) => printed.push(x.seq));
+    feed({ ep: 1, seq: 1, type: "access", reason: "granted", t: 0, m: 0 });
+    feed({ ep: 1, seq: 3, type: "tamper", reason: "shock", t: 0, m: 0 }); // 2 was dropped on the box
+    feed({ ep: 1, seq: 6, type: "access", reason: "granted", t: 0, m: 0 }); // 4 and 5 too
+    expect(printed).toEqual([1]);
+    feed({ ep: 1, seq: 7, type: "outbox", reason: "lost", t: 0, m: 0, d: { from: 2, to: 5, lost: 3, modem: 3 } });
+    expect(printed).toEqual([1, 3, 6, 7]);
+    expect(f.waiting).toBe(0);
+  });
+
   test("resumes from saved state without re-printing what was already shown", () => {
     const a = new EventFollower();
     a.feed(ev(1, 1));
