@@ -12,11 +12,12 @@ import { SimModemWire } from "./hw/modem";
 import { SimMotion } from "./hw/motion";
 import { SimSwitch } from "./hw/switch";
 import { SimPerson } from "./hw/person";
-import { Bg96Emulator } from "./modem/bg96-emulator";
+import { Bg96Emulator, BridgeSocket } from "./modem/bg96-emulator";
 import { BASE_TABLE_FILE, keyTableFile, tableFile } from "../firmware/keytables";
 import { prepareBase, prepareKey } from "../firmware/crypto/ed25519";
 import { crc32 } from "./hw/system";
 import { SimBuzzer, SimLed, SimRandom, SimWatchdog, simAccel } from "./hw/system";
+import { BootSession } from "./boot";
 
 export interface SimBoxOptions {
   config?: ConfigInput;
@@ -28,6 +29,8 @@ export interface SimBoxOptions {
   wallAtBoot?: number;
   /** The owner's MQTT broker, reached through the modem emulator's real TCP bridge. */
   broker?: { host: string; port: number };
+  /** Sockets for the modem's TCP bridge (default real TCP; the soak's in-process network). */
+  network?: () => BridgeSocket;
   /** Line trace of the modem's AT dialogue, for people. */
   onModemTrace?: (dir: "<" | ">", text: string) => void;
   seed?: number;
@@ -49,7 +52,10 @@ export interface SimBoxOptions {
  * clock, the firmware running on it, and the controls a test or a person
  * uses to play the world (open the lid, take the key, cut the power).
  * Flash and the bolt's physical position survive reboot() and powerCut();
- * RAM, timers and the firmware instance do not.
+ * RAM, timers and the firmware instance do not: each boot runs on its own
+ * BootSession, whose registrations and timers all end with its power, so a
+ * dead firmware instance can neither hear the radio or the modem nor act.
+ * The world (a person's hands, the broker, the network) keeps its own time.
  */
 export class SimBox {
   readonly clock: VirtualClock;
@@ -69,11 +75,14 @@ export class SimBox {
   readonly buzzer: SimBuzzer;
   /** The world's hands: opens the lid only as far as the bolt allows, takes the key. */
   readonly person: SimPerson;
+  /** Every part, as the platform wires them; each boot sees them through its own BootSession. */
   readonly hal: Hal;
   readonly events: BoxEvent[] = [];
   readonly logs: string[] = [];
   boots = 0;
   firmware: Keybox | undefined;
+  /** The running boot's view of the hardware; undefined while the power is off. */
+  session: BootSession | undefined;
   private readonly config: Config;
 
   constructor(options: SimBoxOptions = {}) {
@@ -90,7 +99,7 @@ export class SimBox {
     this.codeArea = new SimCodeArea();
     this.ble = new SimBle({ clock });
     this.modem = new SimModemWire({ clock });
-    this.cellular = new Bg96Emulator({ wire: this.modem, clock, networkTime: () => now + clock.monotonic() / 1000, trace: options.onModemTrace });
+    this.cellular = new Bg96Emulator({ wire: this.modem, clock, networkTime: () => now + clock.monotonic() / 1000, trace: options.onModemTrace, socket: options.network });
     this.watchdog = new SimWatchdog({ clock, onBite: () => this.reboot("watchdog") });
     this.led = new SimLed({ clock });
     this.buzzer = new SimBuzzer({ clock });
@@ -121,11 +130,30 @@ export class SimBox {
     };
   }
 
-  /** Powers the box on and boots the firmware. */
+  /** True while the box has power (between boot() and a power cut). */
+  get powered(): boolean {
+    return this.session !== undefined;
+  }
+
+  /** Powers the box on and boots the firmware, alone on every part. */
   boot(): Keybox {
+    if (this.session) this.powerCut();
+    if (this.boots > 0) {
+      // power-on reset of every part the chip drives; the world left things where they are
+      this.flash.powerOn();
+      this.latch.powerOn();
+      this.person.powerOn();
+      this.motion.powerOn();
+    }
     this.boots++;
-    const fw = start(this.hal, this.config);
-    fw.events.on((e) => this.events.push(e));
+    const session = new BootSession(this.boots, this.hal);
+    this.session = session;
+    this.ble.powerOn();
+    this.modem.powerOn();
+    const fw = start(session.hal, this.config);
+    fw.events.on((e) => {
+      if (session.alive) this.events.push(e);
+    });
     this.firmware = fw;
     return fw;
   }
@@ -140,13 +168,21 @@ export class SimBox {
     }
   }
 
-  /** Power disappears: timers and RAM are gone, the motor stops, the bolt stays where it is. */
+  /**
+   * Power disappears: the firmware's timers, registrations and RAM are gone,
+   * the motor stops (the bolt stays where it is), the radio goes silent and
+   * the modem loses its supply. Timers of the world keep running.
+   */
   powerCut(): void {
-    this.clock.clearAll();
+    const s = this.session;
+    this.session = undefined;
     this.firmware = undefined;
+    if (s) s.end();
     this.latch.drive("stop");
     this.watchdog.reset();
     this.cellular.powerLoss();
+    this.ble.powerOff();
+    this.modem.powerOff();
   }
 
   /**
@@ -155,11 +191,6 @@ export class SimBox {
    */
   reboot(_why = "reset"): Keybox {
     this.powerCut();
-    this.flash.powerOn();
-    this.latch.powerOn();
-    this.person.powerOn();
-    this.motion.powerOn();
-    this.ble.powerOn();
     return this.boot();
   }
 
@@ -183,6 +214,8 @@ export class SimBox {
   close(): void {
     if (this.firmware) this.firmware.close();
     this.firmware = undefined;
+    if (this.session) this.session.end();
+    this.session = undefined;
     this.cellular.close();
     this.clock.clearAll();
   }

@@ -21,6 +21,8 @@ export class SimBle implements Ble {
   info = new Uint8Array(0);
   advertisement: { name: string; manufacturerData: Uint8Array } | undefined;
   private central: { link: { encrypted: boolean }; sink: CentralSink } | undefined;
+  /** No supply: the radio neither advertises nor takes a connection. */
+  private off = false;
   private connects = new Listeners<BleLink>();
   private secures = new Listeners<BleLink>();
   private disconnects = new Listeners<void>();
@@ -77,9 +79,9 @@ export class SimBle implements Ble {
     });
   }
 
-  /** Control: a central connects; false when one is already connected (the radio takes one). */
+  /** Control: a central connects; false when one is already connected (the radio takes one) or the box has no power. */
   connect(sink: CentralSink, encrypted: boolean): boolean {
-    if (this.central) return false;
+    if (this.central || this.off) return false;
     const link = { encrypted };
     this.central = { link, sink };
     this.later(() => this.connects.emit(link));
@@ -118,6 +120,22 @@ export class SimBle implements Ble {
    * again, and the link is lost: the central sees a disconnect.
    */
   powerOn(): void {
+    this.off = false;
+    this.reset();
+  }
+
+  /** Control: the supply is gone: the link drops and nothing answers until powerOn(). */
+  powerOff(): void {
+    this.off = true;
+    this.reset();
+  }
+
+  /** Control: true while the radio has power. */
+  isPowered(): boolean {
+    return !this.off;
+  }
+
+  private reset(): void {
     const c = this.central;
     this.central = undefined;
     this.connects = new Listeners<BleLink>();

@@ -18,11 +18,14 @@ export class SimModemWire implements Modem {
   /** Everything the firmware wrote, for tests. */
   sent = "";
   private peer: ModemPeer | undefined;
-  private readonly rx = new Listeners<string>();
+  private rx = new Listeners<string>();
+  /** The MCU side has no supply: nothing it could write, nobody to hear the modem. */
+  private off = false;
 
   constructor(private readonly options: { clock: VirtualClock }) {}
 
   write(data: string): void {
+    if (this.off) return;
     this.sent += data;
     const p = this.peer;
     if (p) this.options.clock.after(0, () => p.received(data));
@@ -33,6 +36,7 @@ export class SimModemWire implements Modem {
   }
 
   setPowerKey(asserted: boolean): void {
+    if (this.off) return;
     const p = this.peer;
     if (p) p.powerKey(asserted);
   }
@@ -42,8 +46,23 @@ export class SimModemWire implements Modem {
     this.peer = peer;
   }
 
-  /** Control: the modem sends bytes to the MCU (delivered on the virtual clock). */
+  /** Control: the modem sends bytes to the MCU (delivered on the virtual clock; lost while the MCU is off). */
   feed(chunk: string): void {
-    this.options.clock.after(0, () => this.rx.emit(chunk));
+    const rx = this.rx;
+    this.options.clock.after(0, () => {
+      if (rx === this.rx && !this.off) rx.emit(chunk);
+    });
+  }
+
+  /** Control: the MCU lost its supply: its UART listener is gone, bytes in flight are lost. */
+  powerOff(): void {
+    this.off = true;
+    this.rx = new Listeners<string>();
+  }
+
+  /** Control: the MCU is back; the new firmware registers its own listener. */
+  powerOn(): void {
+    this.off = false;
+    this.rx = new Listeners<string>();
   }
 }

@@ -23,6 +23,21 @@ import { ModemPeer, SimModemWire } from "../hw/modem";
 
 export type Coverage = "home" | "roaming" | "none" | "denied";
 
+/**
+ * What the TCP bridge needs of a socket: net.Socket's events (connect,
+ * data, error, close) and calls. The default is a real net.Socket; a soak
+ * passes an in-process network so that it runs deterministically.
+ */
+export interface BridgeSocket {
+  on(event: "connect" | "close" | "error", cb: () => void): unknown;
+  on(event: "data", cb: (b: Buffer) => void): unknown;
+  once(event: "close", cb: () => void): unknown;
+  connect(port: number, host: string): unknown;
+  write(data: Buffer, cb: () => void): unknown;
+  destroy(): unknown;
+  readonly destroyed: boolean;
+}
+
 export interface Bg96Delays {
   /** Reply latency of an ordinary command. */
   cmd: number;
@@ -63,13 +78,15 @@ export interface Bg96EmulatorOptions {
   seed?: number;
   /** Line-level trace of both directions, for people. */
   trace?: (dir: "<" | ">", text: string) => void;
+  /** Makes the sockets the bridge opens (default: real TCP). */
+  socket?: () => BridgeSocket;
 }
 
 type Power = "off" | "booting" | "on" | "psm";
 
 interface Sock {
   id: number;
-  s: net.Socket;
+  s: BridgeSocket;
   state: "opening" | "open" | "closing";
   rx: string;
   told: boolean;
@@ -178,11 +195,23 @@ export class Bg96Emulator implements ModemPeer {
     this.startBoot(this.delays.boot);
   }
 
-  /** The supply disappears (SimBox power cut): off at once, no last words, sockets gone. */
+  /**
+   * The supply disappears (SimBox power cut): off at once, no last words,
+   * sockets, PDP context, registration, a half-typed command and a held
+   * power key all gone; what the BG96 keeps in NVRAM (the PSM request)
+   * stays. Only a power-key pulse brings it back, as at any power-on.
+   */
   powerLoss(): void {
     this.shutdown();
     this.power = "off";
     this.outAt = 0;
+    this.keyAt = -1;
+    this.reg = 0;
+    this.cereg = 0;
+    this.pdp = false;
+    this.echo = true;
+    this.psmUrc = false;
+    this.socks = [];
   }
 
   /** Inserts or removes the SIM. */
@@ -373,7 +402,7 @@ export class Bg96Emulator implements ModemPeer {
     if (!this.pdp) return this.out("+QIOPEN: " + id + ",561", this.delays.open);
     const allow = this.o.allowHost || ((h: string) => h === "localhost" || /^127\./.test(h) || h === "::1");
     if (!allow(host)) return this.out("+QIOPEN: " + id + ",565", this.delays.open);
-    const s = new net.Socket();
+    const s: BridgeSocket = this.o.socket ? this.o.socket() : new net.Socket();
     const k: Sock = { id: id, s: s, state: "opening", rx: "", told: false };
     this.socks[id] = k;
     this.pendingReal++;

@@ -1,11 +1,10 @@
 import { EventBus, BoxEvent } from "../../firmware/events";
-import { encodeFrames, MAX_FRAMED, Reassembler } from "../../firmware/ble/framing";
-import { parseResponse, Response, requestMessage } from "../../firmware/ble/protocol";
 import { BleHandler, BleService, BleServiceConfig, HolderProof, RequestKind } from "../../firmware/ble/service";
 import { VirtualClock } from "../../sim/clock";
 import { SimBle } from "../../sim/hw/ble";
 import { SimFlash } from "../../sim/hw/flash";
 import { crc32, SimRandom } from "../../sim/hw/system";
+import { Phone } from "../../sim/ble/phone";
 
 /** Stand-ins for minted grants: opaque binary to the BLE layer (the 0x01 byte keeps them from reading as base64). */
 export const GOOD = Uint8Array.from(Buffer.concat([Buffer.from([0x01, 0xb7]), Buffer.from("good-grant-signed-by-the-owner-01234")]));
@@ -63,63 +62,7 @@ export class ScriptedBox implements BleHandler {
   }
 }
 
-/** A phone: a central on the simulated radio that speaks the protocol. */
-export class Phone {
-  received: Response[] = [];
-  frameErrors: string[] = [];
-  disconnected = false;
-  private tag = 0;
-  private readonly rx: Reassembler;
-
-  constructor(
-    private readonly ble: SimBle,
-    clock: VirtualClock,
-  ) {
-    this.rx = new Reassembler({ clock, crc32, maxBytes: MAX_FRAMED, timeoutMs: 5000, onTimeout: (c) => this.frameErrors.push(c) });
-  }
-
-  connect(encrypted: boolean): boolean {
-    return this.ble.connect(
-      {
-        notify: (f) => {
-          const r = this.rx.push(f);
-          if (typeof r === "string") this.frameErrors.push(r);
-          else if (r) this.received.push(parseResponse(r));
-        },
-        disconnected: () => {
-          this.disconnected = true;
-        },
-      },
-      encrypted,
-    );
-  }
-
-  send(type: number, grant?: Uint8Array, proof?: Uint8Array): void {
-    this.raw(requestMessage(type, grant, proof));
-  }
-
-  raw(message: Uint8Array): void {
-    for (const f of encodeFrames(message, this.tag++, crc32)) this.ble.write(f);
-  }
-
-  frames(frames: Uint8Array[]): void {
-    for (const f of frames) this.ble.write(f);
-  }
-
-  drop(): void {
-    this.ble.drop();
-  }
-
-  errors(): string[] {
-    return this.received.filter((r) => r.type === "error").map((r) => (r as { code: string }).code);
-  }
-
-  take(): Response[] {
-    const r = this.received;
-    this.received = [];
-    return r;
-  }
-}
+export { Phone } from "../../sim/ble/phone";
 
 export interface Rig {
   clock: VirtualClock;
