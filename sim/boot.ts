@@ -32,11 +32,14 @@ export class BootSession {
       else if (key === "accel") hal[key] = part;
       else if (typeof part === "function") hal[key] = this.guard(key, part as (...a: unknown[]) => unknown, part);
       else if (part && typeof part === "object") {
+        const wrapped = new Map<unknown, (...a: unknown[]) => unknown>();
         hal[key] = new Proxy(part as object, {
           get(target, prop) {
             const v = (target as { [k: string]: unknown })[prop as string];
             if (typeof v !== "function") return v;
-            return self.guard(key + "." + String(prop), v as (...a: unknown[]) => unknown, target);
+            let g = wrapped.get(v);
+            if (!g) wrapped.set(v, (g = self.guard(key + "." + String(prop), v as (...a: unknown[]) => unknown, target)));
+            return g;
           },
         });
       } else hal[key] = part;

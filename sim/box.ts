@@ -80,6 +80,8 @@ export class SimBox {
   readonly events: BoxEvent[] = [];
   readonly logs: string[] = [];
   boots = 0;
+  /** Monotonic times at which an injected flash power cut struck (run() turned it into a power cut). */
+  readonly powerLosses: number[] = [];
   firmware: Keybox | undefined;
   /** The running boot's view of the hardware; undefined while the power is off. */
   session: BootSession | undefined;
@@ -164,6 +166,7 @@ export class SimBox {
       this.clock.advance(ms);
     } catch (e) {
       if (!(e instanceof PowerLoss)) throw e;
+      this.powerLosses.push(this.clock.monotonic());
       this.powerCut();
     }
   }

@@ -100,14 +100,19 @@ export class World {
     this.broker.publish(topic, payload);
   }
 
+  /** Called at once when an injected flash power cut struck, with the box dark (to plan its power's return). */
+  onPowerLoss: (() => void) | undefined;
+
   /** Runs ms of virtual time; an error escaping the firmware is recorded, as the board prints it and goes on. */
   run(ms: number): void {
     const clock = this.box.clock;
     const end = clock.monotonic() + ms;
     for (;;) {
+      const cuts = this.box.powerLosses.length;
       try {
         this.box.run(end - clock.monotonic());
-        return;
+        if (this.box.powerLosses.length !== cuts && this.onPowerLoss) this.onPowerLoss();
+        if (clock.monotonic() >= end) return;
       } catch (e) {
         this.faults.push(e instanceof DeadBoot ? e.message : "uncaught: " + ((e as Error).stack || String(e)).split("\n").slice(0, 3).join(" | "));
       }

@@ -1,0 +1,46 @@
+/**
+ * Thirty days of a box's life on fixed seeds (npm run soak, sim/soak/):
+ * deliveries, owner commands, coverage gaps, broker restarts, socket cuts,
+ * power cuts at random flash writes and junk on the radio, with the box's
+ * promises checked as it goes.
+ */
+import { soak, invariantOf, Invariant, SoakResult } from "../../sim/soak/soak";
+
+/**
+ * Invariants main does not keep yet, each with the module that breaks it
+ * (issue 11). They are still checked and printed; they stop the suite once
+ * removed from this list, which is what the fixes do.
+ *   store: nothing reclaims erased Storage (no compaction, getFree counts
+ *          only the tail): the 40 KiB Storage is full within hours and every
+ *          write fails (firmware/store, hal/espruino/flash.ts; h11-store).
+ *   lost:  with Storage full the outbox refuses every event and the refusal
+ *          count is never reported (firmware/uplink/outbox.ts; h11-outbox).
+ *   grant: the phone is told "granted" before the latch refused for a store
+ *          error (firmware/gatekeeper.ts; h13, issue 11 point 5).
+ *   wear:  without reclaim the erase count is not measured yet.
+ */
+const PENDING: Invariant[] = ["store", "lost", "grant", "wear"];
+
+const results: SoakResult[] = [];
+
+describe("a month of box life", () => {
+  for (const seed of [1, 2]) {
+    it("seed " + seed + ": no violation of the promises the box keeps", async () => {
+      const r = await soak({ days: 30, seed });
+      results.push(r);
+      expect(r.deliveries).toBeGreaterThan(30);
+      expect(r.faults.junk).toBeGreaterThan(10);
+      expect(r.faults.ownerCommands).toBeGreaterThan(5);
+      expect(r.events).toBeGreaterThan(1000);
+      const enforced = r.violations.filter((v) => PENDING.indexOf(invariantOf(v)) < 0);
+      expect(enforced).toEqual([]);
+      expect(r.violations.every((v) => invariantOf(v).length > 0)).toBe(true);
+    }, 600000);
+  }
+
+  it("is the same run for the same seed", async () => {
+    const a = await soak({ days: 2, seed: 7 });
+    const b = await soak({ days: 2, seed: 7 });
+    expect({ ...a, realMs: 0 }).toEqual({ ...b, realMs: 0 });
+  }, 300000);
+});
