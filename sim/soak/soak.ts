@@ -439,7 +439,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
   const mostErased = most as { page: number; erases: number } | null;
   // without erase counters, each full pass of the programmed bytes over Storage costs every page one erase
   const erases = mostErased ? mostErased.erases : box.flash.programmed / capacity;
-  if (erases > wearBudget) violate("wear", (mostErased ? "page " + mostErased.page + " erased " : "about ") + erases.toFixed(1) + " times, budget " + wearBudget.toFixed(1) + " for " + o.days + " days");
+  if (erases > wearBudget) violate("wear", (mostErased ? "page " + mostErased.page + " erased " + erases + " times" : "about " + erases.toFixed(1) + " erases a page (estimated)") + ", budget " + wearBudget.toFixed(1) + " for " + o.days + " days");
   for (const f of w.faults) violate("fault", f);
   const storeFailures = countStoreFailures(box.events, box.logs);
   if (storeFailures > 0) violate("store", "Storage failed " + storeFailures + " time(s): " + storeExamples(box.events, box.logs).join(", "));
