@@ -21,6 +21,7 @@ import { Bg96 } from "./cellular/bg96";
 import { openUplink, openWallClock } from "./uplink/wire";
 import { NetworkTimeSync } from "./time/netsync";
 import { loadTables } from "./keytables";
+import { blobsFirst } from "./codearea/tables";
 import { LinkSchedule } from "./uplink/schedule";
 
 export interface Status {
@@ -116,9 +117,11 @@ export function start(hal: Hal, builtIn: Config): Keybox {
     },
   });
   const preverify = pre;
+  // The verifier's tables from the code area, where Storage's compaction cannot move them; else from Storage.
+  const tableFlash = blobsFirst({ flash: hal.flash, area: hal.codeArea, sha256: hal.accel.sha256 });
   // A new key set or a revoked key changes which verifier tables may be used.
   const tablesSub = events.on(function (e) {
-    if (e.type === "grants" && (e.reason === "keys" || e.reason === "revoked_key")) loadTables({ flash: hal.flash, crc32: crc32, keyIds: access.keyIds() });
+    if (e.type === "grants" && (e.reason === "keys" || e.reason === "revoked_key")) loadTables({ flash: tableFlash, crc32: crc32, keyIds: access.keyIds() });
   });
   const gate = new Gatekeeper({ access: access, latch: latch, battery: hal.battery, events: events, minStartMv: config.latch.minStartMv });
   const ble = new BleService({
@@ -225,7 +228,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
   // On the next tick, so whoever start() returns to hears the keys the box now trusts and the boot.
   hal.clock.after(0, function () {
     const keys = provision(hal, config, access, events);
-    const tables = loadTables({ flash: hal.flash, crc32: crc32, keyIds: access.keyIds() });
+    const tables = loadTables({ flash: tableFlash, crc32: crc32, keyIds: access.keyIds() });
     events.emit("boot", latch.state(), { version: FIRMWARE_VERSION, keys: keys, tables: tables.keys + (tables.base ? 1 : 0) });
     hal.log("keybox " + config.boxId + " v" + FIRMWARE_VERSION + " up, latch " + latch.state() + ", " + keys + " issuer key(s)");
   });

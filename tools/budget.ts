@@ -1,24 +1,39 @@
 /**
- * What the board's Storage area must hold for a working box, file by file:
- * the firmware as uploaded, the verifier's tables, the configuration and
- * provisioning files, every journal at its full size (firmware/storage-plan.ts)
- * and room for the largest journal's rewrite. A Storage file costs a 32-byte
- * header plus its data rounded up to 4 bytes (Espruino's src/jsflash.c).
+ * What the box keeps on the board, in its two areas. The code area (the
+ * free flash outside Storage; firmware/codearea/layout.ts) holds two slots,
+ * each room for one firmware as the interpreter evaluates it (pretokenised)
+ * behind a 64-byte header, and the blob region: the verifier's tables and
+ * native code, each behind a 64-byte header and padded to 16 bytes. Storage
+ * holds data only: the loader, the configuration and provisioning files,
+ * every journal at its full size (firmware/storage-plan.ts) and room for the
+ * largest journal's rewrite. A Storage file costs a 32-byte header plus its
+ * data rounded up to 4 bytes (Espruino's src/jsflash.c).
  */
 import { tableBytes } from "../firmware/crypto/ed25519";
 import { firmwareJournals } from "../firmware/storage-plan";
+import { codeAreaBytes, layoutFor, SLOT_HEADER_BYTES } from "../firmware/codearea/layout";
+import { BLOB_HEADER_BYTES } from "../firmware/codearea/blobs";
 
 export interface StorageNeeds {
-  /** Bytes of the firmware as Storage holds it (pretokenised). */
-  code: number;
+  /** Bytes of the loader as Storage holds it (pretokenised). */
+  loader: number;
+  /** Bytes of keybox.json and of keybox.prov. */
+  settingsFiles: number[];
+}
+
+export interface CodeAreaNeeds {
+  /** Bytes of the firmware as a slot holds it (pretokenised). */
+  firmware: number;
   /** Issuer keys the owner provisions (one table each). */
   keys: number;
   /** Teeth of the comb tables (keybox-issuer tables --teeth). */
   teeth: number;
   /** Bytes of each table file being installed; without them, 1 + keys tables of the given teeth. */
   tableFiles?: number[];
-  /** Bytes of keybox.json and of keybox.prov. */
-  settingsFiles: number[];
+  /** Bytes of each native blob being installed. */
+  nativeBlobs: number[];
+  /** The free flash the board's interpreter leaves. */
+  free: { start: number; end: number };
 }
 
 export interface BudgetLine {
@@ -30,7 +45,11 @@ export interface Budget {
   lines: BudgetLine[];
   total: number;
   capacity: number;
+  /** What the capacity is, for the line that names it. */
+  area: string;
   fits: boolean;
+  /** Why it does not fit when the total alone does not say (a slot or the blob region overflowing). */
+  problems: string[];
 }
 
 const HEADER = 32;
@@ -41,32 +60,67 @@ export function fileCost(bytes: number): number {
   return HEADER + Math.ceil(bytes / 4) * 4;
 }
 
+export function blobCost(bytes: number): number {
+  return BLOB_HEADER_BYTES + Math.ceil(bytes / 16) * 16;
+}
+
 function sum(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0);
 }
 
-export function storageBudget(needs: StorageNeeds, capacity: number): Budget {
-  const tables = needs.tableFiles || new Array(1 + needs.keys).fill(tableBytes(needs.teeth) + 4);
-  const keys = tables.length - 1;
+export function storageBudget(needs: StorageNeeds, capacity: number, board: string): Budget {
   const journals = firmwareJournals().map((j) => j.maxSegments * fileCost(j.segmentBytes));
   const lines: BudgetLine[] = [
-    { what: "firmware (.bootcde, pretokenised)", bytes: fileCost(needs.code) },
-    { what: `verifier tables (${needs.teeth} teeth): base point and ${keys} issuer key${keys === 1 ? "" : "s"}`, bytes: sum(tables.map(fileCost)) },
+    { what: "loader (.bootcde, pretokenised)", bytes: fileCost(needs.loader) },
     { what: "configuration and provisioning", bytes: sum(needs.settingsFiles.map(fileCost)) },
     { what: `journals (${journals.length}, each at its full size)`, bytes: sum(journals) },
     { what: "rewrite of the largest journal", bytes: Math.max.apply(null, journals) },
   ];
   const total = sum(lines.map((l) => l.bytes));
-  return { lines, total, capacity, fits: total <= capacity };
+  return { lines, total, capacity, area: `the ${board} Storage area`, fits: total <= capacity, problems: [] };
+}
+
+/** Room to grow in a slot for a firmware of this size, in whole percent. */
+export function slotRoom(firmware: number, slotBytes: number): number {
+  return Math.floor(((slotBytes - SLOT_HEADER_BYTES) / firmware - 1) * 100);
+}
+
+export function codeAreaBudget(needs: CodeAreaNeeds, board: string): Budget {
+  const free = needs.free.end - needs.free.start;
+  const area = `the free flash the ${board} build leaves (0x${needs.free.start.toString(16)}-0x${needs.free.end.toString(16)})`;
+  const layout = layoutFor(needs.free);
+  const problems: string[] = [];
+  if (typeof layout === "string") return { lines: [], total: codeAreaBytes(), capacity: free, area, fits: false, problems: [layout] };
+  const tables = needs.tableFiles || new Array(1 + needs.keys).fill(tableBytes(needs.teeth) + 4);
+  const keys = tables.length - 1;
+  const tableCost = sum(tables.map(blobCost));
+  const nativeCost = sum(needs.nativeBlobs.map(blobCost));
+  const slotUse = needs.firmware + SLOT_HEADER_BYTES;
+  const room = slotRoom(needs.firmware, layout.slotBytes);
+  if (slotUse > layout.slotBytes) problems.push(`the firmware (${needs.firmware} bytes and its 64-byte header) is larger than a slot (${layout.slotBytes})`);
+  if (tableCost + nativeCost > layout.blobBytes) problems.push(`the blobs (${tableCost + nativeCost} bytes) are larger than the blob region (${layout.blobBytes})`);
+  const lines: BudgetLine[] = [
+    { what: `slot 0: the firmware, ${needs.firmware} bytes pretokenised + 64 header (${room}% room to grow)`, bytes: layout.slotBytes },
+    { what: "slot 1: the same room for the next or previous firmware, the fallback", bytes: layout.slotBytes },
+    {
+      what:
+        `blob region: verifier tables (${needs.teeth} teeth) for the base point and ${keys} issuer key${keys === 1 ? "" : "s"} ${tableCost}, ` +
+        `native code ${nativeCost}, ${layout.blobBytes - tableCost - nativeCost} spare`,
+      bytes: layout.blobBytes,
+    },
+  ];
+  const total = sum(lines.map((l) => l.bytes));
+  return { lines, total, capacity: free, area, fits: problems.length === 0 && total <= free, problems };
 }
 
 /** The budget as lines for a person, ending with what is left or missing. */
-export function formatBudget(b: Budget, board: string): string {
+export function formatBudget(b: Budget): string {
   const w = String(Math.max(b.total, b.capacity)).length;
   const row = (n: number, what: string) => "  " + String(n).padStart(w) + "  " + what;
   const out = b.lines.map((l) => row(l.bytes, l.what));
   out.push(row(b.total, "in all"));
-  out.push(row(b.capacity, `the ${board} Storage area`));
-  out.push(b.fits ? row(b.capacity - b.total, "to spare") : row(b.total - b.capacity, "too many: it does not fit"));
+  out.push(row(b.capacity, b.area));
+  out.push(b.total <= b.capacity ? row(b.capacity - b.total, "to spare") : row(b.total - b.capacity, "too many: it does not fit"));
+  for (const p of b.problems) out.push("  " + p);
   return out.join("\n");
 }

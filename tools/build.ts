@@ -15,6 +15,7 @@ import * as ts from "typescript";
 import { checkBundle, GateReport } from "./gate";
 import { measureJsVars } from "./jsvars";
 import { MANGLE_REGEX, markPrivateMembers } from "./mangle";
+import { INSTALLER_GLOBAL } from "./flash";
 
 export const ROOT = path.resolve(__dirname, "..");
 const DEVICE_OUT = path.join(ROOT, "build", "device");
@@ -292,26 +293,38 @@ export async function buildLoader(): Promise<LoaderResult> {
   return { file, bytes: Buffer.byteLength(code), gate: checkBundle(code) };
 }
 
+
+/** Builds dist/installer.js, which the flasher sends ahead of the firmware to write the code area, and checks it. */
+export async function buildInstaller(): Promise<LoaderResult> {
+  const code = await bundle({ entry: "hal/espruino/installer.ts", globalName: INSTALLER_GLOBAL });
+  const file = path.join(ROOT, "dist", "installer.js");
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, code);
+  return { file, bytes: Buffer.byteLength(code), gate: checkBundle(code) };
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   const r = await buildFirmware((step) => process.stdout.write("build: " + step + " ... (" + ((Date.now() - t0) / 1000).toFixed(0) + " s)\n"));
-  const rel = path.relative(ROOT, r.file);
-  if (r.gate.errors.length) {
-    process.stderr.write("Espruino gate failed for " + rel + ":\n  " + r.gate.errors.join("\n  ") + "\n");
+  const loader = await buildLoader();
+  const installer = await buildInstaller();
+  for (const b of [r, loader, installer]) {
+    if (!b.gate.errors.length) continue;
+    process.stderr.write("Espruino gate failed for " + path.relative(ROOT, b.file) + ":\n  " + b.gate.errors.join("\n  ") + "\n");
     process.exit(1);
   }
-  process.stdout.write(rel + ": " + r.bytes + " bytes, ~" + r.jsVars.value + " JsVars once booted from Storage (" + r.jsVars.how + ")\n");
-  // The board's Storage as the flasher will count it (espruino.config.json's board and storage plan).
-  // The bundle is built either way; a configuration the flasher cannot read only loses the report.
+  process.stdout.write(path.relative(ROOT, r.file) + ": " + r.bytes + " bytes, ~" + r.jsVars.value + " JsVars once booted (" + r.jsVars.how + ")\n");
+  process.stdout.write(path.relative(ROOT, loader.file) + ": " + loader.bytes + " bytes (.bootcde); " + path.relative(ROOT, installer.file) + ": " + installer.bytes + " bytes (sent by npm run flash)\n");
+  // Both areas of the board as the flasher will count them (espruino.config.json's board and storage plan).
+  // The bundles are built either way; a configuration the flasher cannot read only loses the report.
   const flash = await import("./flash");
   flash.installNetworkGuard();
   try {
-    const s = flash.resolveSettings({ dryRun: true, force: false, verbose: false, help: false });
-    const report = await flash.storageReport(s);
-    process.stdout.write("Storage on the " + s.board + (report.budget.fits ? "" : " (npm run flash refuses this)") + ":\n" + report.text + "\n");
+    const s = flash.resolveSettings({ dryRun: true, force: false, verbose: false, help: false, blobs: [] });
+    process.stdout.write((await flash.budgetReport(s)).text + "\n");
   } catch (e) {
     if (!(e instanceof flash.FlashError)) throw e;
-    process.stdout.write("Storage budget not computed: " + e.message + "\n");
+    process.stdout.write("Budget not computed: " + e.message + "\n");
   }
 }
 

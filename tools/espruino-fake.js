@@ -179,6 +179,8 @@
         }
         var f = files[n];
         if (!f || offset + bytes.length > f.length) return false;
+        // Espruino programs a file's bytes once: writing over programmed bytes throws.
+        for (var j = 0; j < bytes.length; j++) if (f[offset + j] !== 255 && bytes[j] !== 255) throw new Error("Storage: area at offset " + (offset + j) + " of " + n + " already written");
         for (var i = 0; i < bytes.length; i++) f[offset + i] &= bytes[i];
         return true;
       },
@@ -257,6 +259,25 @@
       return s;
     };
     E.toArrayBuffer = function (s) { return toBytes(s).buffer; };
+
+    /*
+     * reset() and load() as the console has them: both stop every timer and
+     * watch of the program in RAM; load() then runs .bootcde from Storage
+     * (through eval, which the sandbox teaches to read pretokenised code).
+     */
+    // The board's pins are globals named after them.
+    for (var d = 0; d < 48; d++) if (g["D" + d] === undefined) g["D" + d] = "D" + d;
+    g.digitalPulse = function (pin, value, ms) { g.digitalWrite(pin, value); addTimer(function () { g.digitalWrite(pin, !value); }, ms, 0); };
+
+    hw.calls = [];
+    g.reset = function () { hw.calls.push("reset"); hw.timers = []; hw.watches = []; };
+    g.load = function () {
+      hw.calls.push("load");
+      hw.timers = [];
+      hw.watches = [];
+      var code = storage.read(".bootcde");
+      if (code !== undefined) (0, g.eval)(code);
+    };
 
     g.require = function (name) {
       if (name === "Storage") return storage;

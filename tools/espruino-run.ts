@@ -38,3 +38,52 @@ export function writeStorage(bin: string, dir: string, files: { [name: string]: 
 export function bootFromStorage(name: string): string {
   return "eval(require('Storage').read(" + JSON.stringify(name) + "));";
 }
+
+/** The code area's parts the shim maps: the slots, then the blob region, each as a Storage file. */
+function shimRegions(l: { slots: number[]; slotBytes: number; blobs: number; blobBytes: number }): { addr: number; bytes: number; file: string }[] {
+  return l.slots.map((a, i) => ({ addr: a, bytes: l.slotBytes, file: "kbs" + i })).concat([{ addr: l.blobs, bytes: l.blobBytes, file: "kbblobs" }]);
+}
+
+/**
+ * A shim for the Linux interpreter, whose Flash module works on the same
+ * emulated file as Storage and whose flash is not memory-mapped: run before
+ * the loader (.boot0), it makes require("Flash") and E.memoryArea read the
+ * code area's slots and blob region from Storage files (kbs0, kbs1,
+ * kbblobs: as far as anything was written; the rest reads erased),
+ * read-only. Storage.read returns the same kind of flash-backed string
+ * there that E.memoryArea returns on the board, so a firmware evaluated
+ * from it keeps its function bodies in flash too.
+ */
+export function codeAreaShim(l: { slots: number[]; slotBytes: number; blobs: number; blobBytes: number }): string {
+  return `(function () {
+  var S = require("Storage"), Flash = require("Flash"), regions = ${JSON.stringify(shimRegions(l))};
+  function where(addr, len) {
+    for (var i = 0; i < regions.length; i++) { var r = regions[i]; if (addr >= r.addr && addr + len <= r.addr + r.bytes) return { file: r.file, off: addr - r.addr }; }
+    throw new Error("shim: 0x" + addr.toString(16) + " is not in the code area");
+  }
+  // The module object is shared by every require("Flash"): its methods are replaced in place.
+  Flash.getFree = function () { return [{ addr: 0x81000, length: 0x61000 }]; };
+  Flash.read = function (len, addr) {
+      var w = where(addr, len), out = new Uint8Array(len), s = S.read(w.file);
+      out.fill(255);
+      var n = s === undefined ? 0 : Math.min(len, s.length - w.off);
+      if (n > 0) out.set(E.toUint8Array(S.read(w.file, w.off, n)));
+      return out;
+  };
+  Flash.erasePage = Flash.write = function () { throw new Error("shim: the code area is read-only here"); };
+  E.memoryArea = function (addr, len) { var w = where(addr, len); return S.read(w.file, w.off, len); };
+})();
+`;
+}
+
+/** The Storage files codeAreaShim reads: each part as far as anything was written to it. */
+export function shimFiles(read: (addr: number, length: number) => Uint8Array, l: { slots: number[]; slotBytes: number; blobs: number; blobBytes: number }): { [name: string]: Uint8Array } {
+  const files: { [name: string]: Uint8Array } = {};
+  for (const r of shimRegions(l)) {
+    const img = read(r.addr, r.bytes);
+    let end = img.length;
+    while (end > 0 && img[end - 1] === 0xff) end--;
+    if (end) files[r.file] = img.subarray(0, Math.ceil(end / 4) * 4);
+  }
+  return files;
+}

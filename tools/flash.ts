@@ -1,12 +1,19 @@
 /**
- * npm run flash: uploads dist/keybox.js to the board with EspruinoTools (the
- * `espruino` package, driven through its Node API), written to Storage as
- * .bootcde so that it runs at every boot. Storage receives it pretokenised by
- * EspruinoTools (reserved words and operators as single bytes, ~17% smaller).
- * What must fit the board's Storage area is that size plus everything the box
- * keeps beside it (tools/budget.ts): tables, configuration, journals. The same
- * upload can install the owner's provisioning file, configuration and tables
- * (tools/install.ts checks them first), written before the firmware.
+ * npm run flash: installs dist/keybox.js on the board with EspruinoTools (the
+ * `espruino` package, driven through its Node API). The firmware goes to a
+ * slot of the code area, the free flash outside Storage
+ * (firmware/codearea/layout.ts), pretokenised by EspruinoTools (reserved
+ * words and operators as single bytes, ~17% smaller): the upload first sends
+ * the installer (dist/installer.js), which erases the slot that does not
+ * hold the running firmware, programs the firmware in 1 KiB pieces, reads
+ * its SHA-256 back from flash and only then writes the slot's header. The
+ * verifier's tables and native blobs (--blob) go to the blob region the same
+ * way. Then the configuration and provisioning files go to Storage, and
+ * the loader (dist/loader.js) as .bootcde, the only code there; load()
+ * restarts into it. Both areas are budgeted first (tools/budget.ts) and the
+ * upload refuses a board whose free flash is too small or that is not the
+ * RAK5010 build the board description names; Storage's other files (the
+ * journals) are kept.
  *
  * Offline by construction: the board description comes from tools/boards/,
  * module download, the online minifier and compiler are switched off, a
@@ -24,16 +31,21 @@
  *   npm run flash -- --dry-run                      write dist/upload-payload.js only
  *   options: --config FILE, --board NAME|FILE.json, --baud N, --bundle FILE,
  *            --out FILE, --force (skip the board identity check), --verbose,
- *            --provision FILE, --settings FILE, --tables DIR, --keys N, --teeth T
+ *            --provision FILE, --settings FILE, --tables DIR, --keys N, --teeth T,
+ *            --blob NAME=FILE (native code for the blob region, repeatable)
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { Budget, formatBudget, SETTINGS_ALLOWANCE, storageBudget } from "./budget";
+import { Budget, codeAreaBudget, formatBudget, SETTINGS_ALLOWANCE, storageBudget } from "./budget";
+import { BLOB_DATA, BLOB_NATIVE, encodeBlob, validBlobName } from "../firmware/codearea/blobs";
+import { layoutFor, topFreeRange } from "../firmware/codearea/layout";
 import { Installation, InstallError, readInstallation } from "./install";
 import { PROVISION_FILE, SETTINGS_FILE } from "../firmware/config";
 
 export const ROOT = path.resolve(__dirname, "..");
+/** The global dist/installer.js defines on the board while the upload runs. */
+export const INSTALLER_GLOBAL = "KEYBOX_INSTALLER";
 
 /** A refusal with a message meant for the person at the keyboard. */
 export class FlashError extends Error {
@@ -250,6 +262,8 @@ export interface FlashArgs {
   provision?: string;
   settings?: string;
   tables?: string;
+  /** Native code blobs for the code area: name and file. */
+  blobs: { name: string; file: string }[];
   dryRun: boolean;
   force: boolean;
   verbose: boolean;
@@ -268,6 +282,7 @@ export const USAGE = `usage: npm run flash -- [options]
   --provision FILE      also install this provisioning file (keybox-issuer provision) as keybox.prov
   --settings FILE       also install this box configuration as keybox.json
   --tables DIR          also install the verifier tables in DIR (keybox-issuer tables; needs --provision)
+  --blob NAME=FILE      also install FILE as native code named NAME in the code area's blob region (repeatable)
   --keys N              issuer keys the box will trust (default: "storage" in the config, 1)
   --teeth T             teeth of their verifier tables, 5..8 (default: "storage" in the config, 8)
   --force               upload even if the connected board reports another board name
@@ -275,7 +290,7 @@ export const USAGE = `usage: npm run flash -- [options]
 `;
 
 export function parseArgs(argv: string[]): FlashArgs {
-  const a: FlashArgs = { dryRun: false, force: false, verbose: false, help: false };
+  const a: FlashArgs = { dryRun: false, force: false, verbose: false, help: false, blobs: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -309,6 +324,15 @@ export function parseArgs(argv: string[]): FlashArgs {
       case "--provision": a.provision = value(); break;
       case "--settings": a.settings = value(); break;
       case "--tables": a.tables = value(); break;
+      case "--blob": {
+        const v = value();
+        const eq = v.indexOf("=");
+        const name = v.slice(0, eq);
+        if (eq < 1 || !validBlobName(name) || eq === v.length - 1) throw new FlashError(`--blob expects NAME=FILE with a name of 1 to 20 printable characters, got ${v}`);
+        if (a.blobs.some((b) => b.name === name)) throw new FlashError(`--blob ${name} is given twice`);
+        a.blobs.push({ name, file: v.slice(eq + 1) });
+        break;
+      }
       case "--keys": case "--teeth": {
         const v = value();
         const n = Number(v);
@@ -344,6 +368,11 @@ export interface Settings {
   storage: StoragePlan;
   /** Files to install beside the firmware (absolute paths). */
   install: { provision?: string; settings?: string; tables?: string };
+  /** Native blobs for the code area (absolute paths). */
+  blobs: { name: string; file: string }[];
+  /** The loader (.bootcde) and the installer the upload sends, as npm run build writes them. */
+  loaderFile: string;
+  installerFile: string;
   dryRun: boolean;
   force: boolean;
   verbose: boolean;
@@ -386,6 +415,9 @@ export function resolveSettings(args: FlashArgs, cwd = process.cwd()): Settings 
       settings: args.settings === undefined ? undefined : path.resolve(cwd, args.settings),
       tables: args.tables === undefined ? undefined : path.resolve(cwd, args.tables),
     },
+    blobs: args.blobs.map((b) => ({ name: b.name, file: path.resolve(cwd, b.file) })),
+    loaderFile: path.join(ROOT, "dist", "loader.js"),
+    installerFile: path.join(ROOT, "dist", "installer.js"),
     dryRun: args.dryRun,
     force: args.force,
     verbose: args.verbose,
@@ -399,7 +431,17 @@ export interface BoardJson {
   info: { name?: string; binary_version: string; builtin_modules: string[]; [k: string]: unknown };
   chip: { saved_code: { page_size: number; pages: number; address?: number }; [k: string]: unknown };
   pins: { name: string }[];
+  /** What this project adds to the description: the free flash the build leaves (measured, ../shared/espruino-flash.md). */
+  _keybox?: { free_flash?: { addr: number; length: number } };
   [k: string]: unknown;
+}
+
+/** The free flash a board's build leaves, from its description. */
+export function boardFree(b: BoardJson, file: string): { start: number; end: number } {
+  const f = b._keybox && b._keybox.free_flash;
+  if (!f || !(f.addr > 0) || !(f.length > 0))
+    throw new FlashError(`board file ${rel(file)}: needs _keybox.free_flash { addr, length }, the flash its build leaves free (Flash.getFree() on the board)`);
+  return { start: f.addr, end: f.addr + f.length };
 }
 
 export function loadBoard(board: string, file: string): BoardJson {
@@ -587,12 +629,22 @@ export interface Manifest {
   baud: number;
   storageFile: StorageFile;
   storageCapacity: number;
-  /** Bytes the file occupies in Storage: the pretokenised bundle. */
+  /** Bytes the firmware occupies in its slot: the pretokenised bundle, and its SHA-256 (the slot header's). */
   storedBytes: number;
   storedSha256: string;
-  /** Files written to Storage before the firmware: provisioning, configuration, tables. */
+  /** Bytes of the loader in Storage (pretokenised). */
+  loaderBytes: number;
+  /** The code area as the board's description says it: free flash, slots and blob region. */
+  codeArea: { free: { start: number; end: number }; slots: number[]; slotBytes: number; blobs: number; blobBytes: number };
+  /** Blobs written to the blob region (none: the region is left as it is), and the image's size and SHA-256. */
+  blobs: { name: string; kind: "native" | "data"; bytes: number; from: string; sha256: string }[];
+  blobImageBytes: number;
+  blobImageSha256: string | null;
+  /** Files written to Storage before the loader: provisioning, configuration. */
   installed: { name: string; bytes: number; from: string; sha256: string }[];
-  /** The whole Storage area as the box will use it: firmware, tables, files and journals. */
+  /** The code area as the box will use it: two slots, the blob region. */
+  codeAreaBudget: Budget;
+  /** Storage as the box will use it: loader, files, journals. */
   storageBudget: Budget;
   pretokenised: boolean;
   bundle: string;
@@ -651,8 +703,12 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
         `(built in: ${board.info.builtin_modules.join(", ")}). Bundle such code into dist/keybox.js; nothing is downloaded.`,
     );
 
-  // What Storage will hold: EspruinoTools' own pretokeniser, the same call its transform makes.
+  // What the slot will hold: EspruinoTools' own pretokeniser, the same call its transform makes.
   const stored = storedForm(E, code);
+  for (const f of [s.loaderFile, s.installerFile])
+    if (!fs.existsSync(f)) throw new FlashError(`${rel(f)} not found: run npm run build first (it writes the loader and the installer beside the firmware)`);
+  const loaderCode = fs.readFileSync(s.loaderFile, "utf8");
+  const loaderStored = storedForm(E, loaderCode);
   let inst: Installation;
   try {
     inst = readInstallation(s.install);
@@ -660,25 +716,35 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
     if (e instanceof InstallError) throw new FlashError(e.message);
     throw e;
   }
-  const budget = budgetFor(s, stored.length, capacity, inst);
-  if (!budget.fits)
+  const blobs = blobsFor(s, inst);
+  const free = boardFree(board, s.boardFile);
+  const areaBudget = codeAreaFor(s, stored.length, free, inst, blobs);
+  const budget = budgetFor(s, loaderStored.length, capacity, inst);
+  if (!areaBudget.fits || !budget.fits)
     throw new FlashError(
-      `${rel(s.bundle)} (${bytes} bytes, ${stored.length} pretokenised) and the data the box keeps do not fit the ${s.board} Storage area:\n` +
-        formatBudget(budget, s.board),
+      `${rel(s.bundle)} (${bytes} bytes, ${stored.length} pretokenised) and the data the box keeps do not fit the ${s.board}:\n` +
+        `Code area:\n${formatBudget(areaBudget)}\nStorage:\n${formatBudget(budget)}`,
     );
+  const layout = layoutFor(free) as Exclude<ReturnType<typeof layoutFor>, string>;
+  const image = blobs.length ? Buffer.concat(blobs.map((b) => Buffer.from(encodeBlob(b.kind === "native" ? BLOB_NATIVE : BLOB_DATA, b.name, b.data, sha256Bytes(b.data))))) : undefined;
 
   log.errors.length = 0;
-  const firmware = await new Promise<string>((resolve) => E.callProcessor("transformForEspruino", code, (c) => resolve(String(c))));
+  const loader = await new Promise<string>((resolve) => E.callProcessor("transformForEspruino", loaderCode, (c) => resolve(String(c))));
   if (log.errors.length) throw new FlashError(`EspruinoTools: ${log.errors.join("; ")}`, 1);
-  // The data files go first, written the way EspruinoTools' own --storage does it, so the firmware
-  // that load() starts finds its provisioning, configuration and tables.
-  const transformed = inst.files.map((f) => E.Core.Utils.getUploadFileCode(f.name, f.data) + "\n").join("") + firmware;
+  // The code area first (its installer reports on the console), then the data files, written the way
+  // EspruinoTools' own --storage does it, then the loader that load() starts.
+  const files = inst.files.filter((f) => !isTable(f.name));
+  const transformed =
+    codeAreaScript(fs.readFileSync(s.installerFile, "utf8"), Buffer.from(stored, "latin1"), image) +
+    files.map((f) => E.Core.Utils.getUploadFileCode(f.name, f.data) + "\n").join("") +
+    loader;
   const payload = captureWrite(E, transformed);
   if (log.errors.length || payload === undefined)
     throw new FlashError(`EspruinoTools: ${log.errors.join("; ") || "produced no upload"}`, 1);
 
   const writes = payload.split(`require("Storage").write(${JSON.stringify(s.storageFile)},`).length - 1;
   if (writes < 1) throw new FlashError(`EspruinoTools did not write ${s.storageFile} to Storage (Save on Send ignored?)`, 1);
+  const sha = (data: string | Buffer) => crypto.createHash("sha256").update(typeof data === "string" ? Buffer.from(data, "latin1") : data).digest("hex");
   const manifest: Manifest = {
     board: s.board,
     boardName: typeof board.info.name === "string" ? board.info.name : null,
@@ -690,13 +756,19 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
     storageFile: s.storageFile,
     storageCapacity: capacity,
     storedBytes: stored.length,
-    storedSha256: crypto.createHash("sha256").update(stored, "latin1").digest("hex"),
-    installed: inst.files.map((f) => ({
+    storedSha256: sha(stored),
+    loaderBytes: loaderStored.length,
+    codeArea: { free, slots: layout.slots, slotBytes: layout.slotBytes, blobs: layout.blobs, blobBytes: layout.blobBytes },
+    blobs: blobs.map((b) => ({ name: b.name, kind: b.kind, bytes: b.data.length, from: rel(b.from), sha256: sha(Buffer.from(b.data)) })),
+    blobImageBytes: image ? image.length : 0,
+    blobImageSha256: image ? sha(image) : null,
+    installed: files.map((f) => ({
       name: f.name,
       bytes: f.data.length,
       from: rel(f.from),
-      sha256: crypto.createHash("sha256").update(f.data, "latin1").digest("hex"),
+      sha256: sha(f.data),
     })),
+    codeAreaBudget: areaBudget,
     storageBudget: budget,
     pretokenised: stored !== code,
     bundle: rel(s.bundle),
@@ -713,11 +785,80 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
   return { payload, manifest, E, log };
 }
 
+/** Bytes to the piece: small enough for the board's RAM as one line of base64 (1,368 characters). */
+export const PIECE = 1024;
+
+function sha256Bytes(d: Uint8Array): Uint8Array {
+  return new Uint8Array(crypto.createHash("sha256").update(d).digest());
+}
+
+function isTable(name: string): boolean {
+  return /^edB$|^edK\d+$/.test(name);
+}
+
+interface BlobFile {
+  name: string;
+  kind: "native" | "data";
+  data: Uint8Array;
+  from: string;
+}
+
+/** The blob region's contents: the verifier's tables being installed, then the native blobs of --blob. */
+function blobsFor(s: Settings, inst: Installation): BlobFile[] {
+  const out: BlobFile[] = inst.files.filter((f) => isTable(f.name)).map((f) => ({ name: f.name, kind: "data" as const, data: new Uint8Array(Buffer.from(f.data, "latin1")), from: f.from }));
+  for (const b of s.blobs) {
+    if (!fs.existsSync(b.file)) throw new FlashError(`blob ${b.name}: ${rel(b.file)} not found`);
+    if (out.some((o) => o.name === b.name)) throw new FlashError(`blob ${b.name}: the name is already taken by a verifier table`);
+    const data = new Uint8Array(fs.readFileSync(b.file));
+    if (!data.length) throw new FlashError(`blob ${b.name}: ${rel(b.file)} is empty`);
+    out.push({ name: b.name, kind: "native", data, from: b.file });
+  }
+  return out;
+}
+
 /**
- * The Storage area for this firmware: the files being installed as they are,
- * the others as the storage plan of the settings expects them.
+ * The JavaScript the upload runs first, one short line at a time: the
+ * installer, then the firmware into a slot in PIECE-byte pieces with its
+ * SHA-256 checked on the board before the header makes it bootable, then the
+ * blob region likewise when there are blobs (else it is left as it is), then
+ * done(), which prints "keybox install: OK" or why not.
  */
-export function budgetFor(s: Settings, storedBytes: number, capacity: number, inst: Installation = { files: [] }): Budget {
+export function codeAreaScript(installer: string, firmware: Buffer, blobImage?: Buffer): string {
+  const I = INSTALLER_GLOBAL;
+  const lines = ["reset();", installer.trim()];
+  const pieces = (data: Buffer, call: string) => {
+    for (let at = 0; at < data.length; at += PIECE) lines.push(`${I}.${call}(${at},${JSON.stringify(data.subarray(at, at + PIECE).toString("base64"))});`);
+  };
+  const hash = (d: Buffer) => crypto.createHash("sha256").update(d).digest("hex");
+  lines.push(`${I}.slot(${firmware.length});`);
+  pieces(firmware, "put");
+  lines.push(`${I}.commit(${firmware.length},${JSON.stringify(hash(firmware))});`);
+  if (blobImage) {
+    lines.push(`${I}.blobs(${blobImage.length});`);
+    pieces(blobImage, "blobPut");
+    lines.push(`${I}.blobCheck(${blobImage.length},${JSON.stringify(hash(blobImage))});`);
+  }
+  lines.push(`${I}.done();`);
+  return lines.join("\n") + "\n";
+}
+
+/** The code area for this firmware: tables and blobs being installed as they are, the others as the storage plan expects them. */
+export function codeAreaFor(s: Settings, storedBytes: number, free: { start: number; end: number }, inst: Installation = { files: [] }, blobs: BlobFile[] = []): Budget {
+  return codeAreaBudget(
+    {
+      firmware: storedBytes,
+      keys: inst.keys === undefined ? s.storage.issuerKeys : inst.keys,
+      teeth: inst.teeth === undefined ? s.storage.tableTeeth : inst.teeth,
+      tableFiles: inst.tableBytes,
+      nativeBlobs: blobs.filter((b) => b.kind === "native").map((b) => b.data.length),
+      free,
+    },
+    s.board,
+  );
+}
+
+/** Storage for this loader: the files being installed as they are, the others at their allowance. */
+export function budgetFor(s: Settings, loaderBytes: number, capacity: number, inst: Installation = { files: [] }): Budget {
   const size = (name: string): number | undefined => {
     for (const f of inst.files) if (f.name === name) return f.data.length;
     return undefined;
@@ -726,16 +867,7 @@ export function budgetFor(s: Settings, storedBytes: number, capacity: number, in
     const b = size(n);
     return b === undefined ? SETTINGS_ALLOWANCE[i] : b;
   });
-  return storageBudget(
-    {
-      code: storedBytes,
-      keys: inst.keys === undefined ? s.storage.issuerKeys : inst.keys,
-      teeth: inst.teeth === undefined ? s.storage.tableTeeth : inst.teeth,
-      tableFiles: inst.tableBytes,
-      settingsFiles: settings,
-    },
-    capacity,
-  );
+  return storageBudget({ loader: loaderBytes, settingsFiles: settings }, capacity, s.board);
 }
 
 /** EspruinoTools set up for this board and these settings, as an upload uses it. */
@@ -752,17 +884,24 @@ async function toolsFor(s: Settings, board: BoardJson, version: [number, number]
 }
 
 /**
- * The Storage budget of a bundle on the configured board, whether or not it
- * fits (npm run build prints it; the flasher refuses what does not fit).
+ * Both areas of the configured board for the built firmware and loader,
+ * whether or not they fit (npm run build prints it; the flasher refuses
+ * what does not fit).
  */
-export async function storageReport(s: Settings): Promise<{ budget: Budget; text: string }> {
+export async function budgetReport(s: Settings): Promise<{ codeArea: Budget; storage: Budget; text: string }> {
   const board = loadBoard(s.board, s.boardFile);
   const version = parseVersion(board.info.binary_version);
   if (!version) throw new FlashError(`board file ${rel(s.boardFile)}: unreadable firmware version ${board.info.binary_version}`);
+  if (!fs.existsSync(s.loaderFile)) throw new FlashError(`${rel(s.loaderFile)} not found: run npm run build first`);
   const { E } = await toolsFor(s, board, version);
   const stored = storedForm(E, fs.readFileSync(s.bundle, "utf8"));
-  const budget = budgetFor(s, stored.length, board.chip.saved_code.page_size * board.chip.saved_code.pages);
-  return { budget, text: formatBudget(budget, s.board) };
+  const loader = storedForm(E, fs.readFileSync(s.loaderFile, "utf8"));
+  const free = boardFree(board, s.boardFile);
+  const codeArea = codeAreaFor(s, stored.length, free);
+  const storage = budgetFor(s, loader.length, board.chip.saved_code.page_size * board.chip.saved_code.pages);
+  const no = (b: Budget) => (b.fits ? "" : " (npm run flash refuses this)");
+  const text = `Code area on the ${s.board}, from the top of the free flash down${no(codeArea)}:\n${formatBudget(codeArea)}\nStorage on the ${s.board}, data only${no(storage)}:\n${formatBudget(storage)}`;
+  return { codeArea, storage, text };
 }
 
 /** Keyword tokens in code loaded from Storage: read by every 2v firmware (we require 2v00 or later). */
@@ -835,7 +974,11 @@ function checkPort(s: Settings): void {
     );
 }
 
-/** Connects, checks the board is what the config says, sends the payload, reports what the board said. */
+/**
+ * Connects, checks the board is the build the config names and has the free
+ * flash the code area needs, sends the payload, and reads the installer's
+ * report: the slot, the firmware version and the SHA-256 read back.
+ */
 export async function upload(s: Settings, p: Prepared): Promise<string> {
   const { E } = p;
   const port = s.port as string;
@@ -886,6 +1029,23 @@ export async function upload(s: Settings, p: Prepared): Promise<string> {
       throw new FlashError(`no Espruino prompt on ${port}: is this the board's console (and not the modem's UART)?`, 1);
     if (env.BOARD !== s.board && !s.force)
       throw new FlashError(`the board on ${port} is ${env.BOARD}, the config targets ${s.board}: use --board ${env.BOARD} or --force`, 1);
+    if (env.VERSION !== p.manifest.firmware && !s.force)
+      throw new FlashError(
+        `the board on ${port} runs Espruino ${env.VERSION}, not the ${s.board} build ${p.manifest.firmware} that ${p.manifest.boardFile} describes and the code area is laid out for: ` +
+          `install that build over SWD first, or use --force`,
+        1,
+      );
+    const freeText = await withTimeout<string | undefined>("reading the free flash from the board", 20000, (resolve) =>
+      E.Core.Utils.executeExpression('require("Flash").getFree()', resolve),
+    );
+    let areas: { addr: number; length: number }[] | undefined;
+    try {
+      areas = freeText ? JSON.parse(freeText) : undefined;
+    } catch {
+      areas = undefined;
+    }
+    const layout = layoutFor(topFreeRange(areas));
+    if (typeof layout === "string") throw new FlashError(`the board on ${port} has no room for the code area: ${layout}`, 1);
     const v = parseVersion(env.VERSION);
     if (!v || (v[0] < 2 && v[1] < 96)) throw new FlashError(`firmware ${env.VERSION} on the board has no Storage: update Espruino first`, 1);
     if (p.manifest.pretokenised && !canPretokenise(v))
@@ -918,7 +1078,18 @@ export async function upload(s: Settings, p: Prepared): Promise<string> {
   }
   if (/Uncaught|ERROR|Not enough free space/i.test(output))
     throw new FlashError(`the board reported an error during the upload:\n${tail(output)}`, 1);
-  return output;
+  return installReport(output, p.manifest);
+}
+
+/** What the installer said on the board, checked against what was sent: the slot line with the same SHA-256, then OK. */
+export function installReport(output: string, m: Manifest): string {
+  const said = output.replace(/\r/g, "").split("\n").map((l) => l.replace(/^[>\s]+/, "")).filter((l) => l.startsWith("keybox install: ")).map((l) => l.slice(16));
+  const failed = said.filter((l) => l.startsWith("FAILED: "))[0];
+  if (failed) throw new FlashError(`the board refused the installation: ${failed.slice(8)}. The firmware that ran before is still in its slot.`, 1);
+  const slot = said.filter((l) => new RegExp(`^slot \\d holds firmware version \\d+, ${m.storedBytes} bytes, SHA-256 ${m.storedSha256} read back$`).test(l))[0];
+  if (!slot || said[said.length - 1] !== "OK")
+    throw new FlashError(`the board did not confirm the firmware's SHA-256 ${m.storedSha256} read back from its slot; it said:\n${said.join("\n") || tail(output)}`, 1);
+  return slot;
 }
 
 function tail(text: string): string {
@@ -949,19 +1120,24 @@ export async function main(argv: string[]): Promise<number> {
   const p = await preparePayload(s);
   writePayload(s, p);
   const m = p.manifest;
-  const what = `${m.payload} (${m.payloadBytes} bytes: reset(), ${m.storageWrites} Storage writes of ${m.storageFile}, load()) for ${m.board}, firmware ${m.firmware}`;
+  const what =
+    `${m.payload} (${m.payloadBytes} bytes: the firmware into a code-area slot in ${Math.ceil(m.storedBytes / PIECE)} pieces` +
+    (m.blobs.length ? `, ${m.blobs.length} blob${m.blobs.length === 1 ? "" : "s"}` : "") +
+    `, ${m.storageWrites} Storage writes of the loader to ${m.storageFile}, load()) for ${m.board}, firmware ${m.firmware}`;
   if (s.dryRun) {
     process.stdout.write(`flash: dry run, no device touched. Upload payload: ${what}\n`);
     process.stdout.write(
-      `flash: bundle ${m.bundle} ${m.bundleBytes} bytes, ${m.storedBytes} in Storage${m.pretokenised ? " (pretokenised)" : ""} of ${m.storageCapacity}; manifest ${rel(s.manifestFile)}\n`,
+      `flash: bundle ${m.bundle} ${m.bundleBytes} bytes, ${m.storedBytes} in its slot${m.pretokenised ? " (pretokenised)" : ""}; loader ${m.loaderBytes} bytes in Storage; manifest ${rel(s.manifestFile)}\n`,
     );
+    if (m.blobs.length) process.stdout.write(`flash: blob region: ${m.blobs.map((b) => `${b.name} (${b.kind}, ${b.from}, ${b.bytes} bytes)`).join(", ")}\n`);
     if (m.installed.length)
-      process.stdout.write(`flash: installs ${m.installed.map((f) => `${f.name} (${f.from}, ${f.bytes} bytes)`).join(", ")} before the firmware\n`);
-    process.stdout.write(`flash: Storage as the box will use it:\n${formatBudget(m.storageBudget, m.board)}\n`);
+      process.stdout.write(`flash: installs ${m.installed.map((f) => `${f.name} (${f.from}, ${f.bytes} bytes)`).join(", ")} in Storage before the loader\n`);
+    process.stdout.write(`flash: the code area as the box will use it:\n${formatBudget(m.codeAreaBudget)}\n`);
+    process.stdout.write(`flash: Storage as the box will use it:\n${formatBudget(m.storageBudget)}\n`);
   } else {
     process.stdout.write(`flash: uploading ${m.bundle} (${m.bundleBytes} bytes) to ${m.board} on ${s.port} via ${s.transport}\n`);
-    await upload(s, p);
-    process.stdout.write(`flash: done. ${m.storageFile} written to Storage and started; it runs at every boot. Payload sent: ${what}\n`);
+    const said = await upload(s, p);
+    process.stdout.write(`flash: done. ${said}; the loader in ${m.storageFile} boots it at every boot. Payload sent: ${what}\n`);
   }
   if (attempts.length) throw new FlashError(`network access was attempted and blocked: ${attempts.join("; ")}`, 1);
   return 0;

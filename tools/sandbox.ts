@@ -8,6 +8,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as vm from "vm";
 import { createHash } from "crypto";
+import { detokenise } from "./pretokens";
+import { CodeArea } from "../hal/codearea";
 
 export const FAKE_WORLD = fs.readFileSync(path.join(__dirname, "espruino-fake.js"), "utf8");
 
@@ -34,6 +36,13 @@ export interface FakeHw {
   watchdog: { timeout: number; auto: boolean; kicks: number } | null;
   logs: string[];
   files?: { [name: string]: Uint8Array };
+  /** Bytes of the fake Storage area (the RAK5010's 80 KiB unless a test sets it before writing). */
+  storageBytes: number;
+  compactions: number;
+  /** The free flash outside Storage: 0x81000-0xE2000, as bytes. */
+  flash: { start: number; end: number; mem: Uint8Array };
+  /** reset() and load() calls, in order. */
+  calls: string[];
   advance(ms: number): void;
   setPin(pin: string, value: number | boolean): void;
 }
@@ -57,12 +66,35 @@ export function createSandbox(before?: (hw: FakeHw) => void): Sandbox {
     __host: {
       sha256: (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).digest()).buffer,
       sha512: (d: Uint8Array) => new Uint8Array(createHash("sha512").update(d).digest()).buffer,
+      detokenise,
     },
   });
   vm.runInContext(REMOVE, context);
   vm.runInContext(FAKE_WORLD, context, { filename: "espruino-fake.js" });
+  // The interpreter's lexer reads pretokenised bytes wherever code comes from (.bootcde, a slot).
+  vm.runInContext("(function (g) { var ev = g.eval; g.eval = function (s) { return ev(typeof s === 'string' ? g.__host.detokenise(s) : s); }; })(globalThis);", context);
   const hw = context.__hw as FakeHw;
   hw.logs = logs;
   if (before) before(hw);
   return { hw, context, run: (code: string) => vm.runInContext(code, context, { filename: "keybox.js", timeout: 10000 }) };
+}
+
+/**
+ * The fake board's free flash through the CodeArea interface, for a host
+ * test to install into or read back, the way the board's own binding
+ * (hal/espruino/codearea.ts) reaches it: through require("Flash").
+ */
+export function sandboxCodeArea(sb: Sandbox): CodeArea {
+  const F = sb.run('require("Flash")') as { erasePage(a: number): void; write(d: Uint8Array, a: number): void };
+  const f = sb.hw.flash;
+  const inside = (a: number, n: number) => a >= f.start && a + n <= f.end;
+  return {
+    pageBytes: 4096,
+    freeRange: () => ({ start: f.start, end: f.end }),
+    erasePage: (a) => a % 4096 === 0 && inside(a, 4096) && (F.erasePage(a), true),
+    write: (a, d) => a % 4 === 0 && d.length % 4 === 0 && inside(a, d.length) && (F.write(d, a), true),
+    // Host-side views: the sandbox's own typed arrays have Espruino's slice(), which returns an Array.
+    read: (a, n) => new Uint8Array(new Uint8Array(f.mem.buffer, a - f.start, n)),
+    map: (a, n) => new Uint8Array(f.mem.buffer, a - f.start, n),
+  };
 }

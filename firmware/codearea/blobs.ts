@@ -58,6 +58,8 @@ export function validBlobName(name: string): boolean {
 
 /** The entries in a blob region, read through read(addr, length); stops at the first blank or malformed header. */
 export function listBlobs(read: (addr: number, length: number) => Uint8Array, start: number, bytes: number): BlobEntry[] {
+  // A first statement that is no declaration keeps terser from folding the hoisted vars into the loop's head.
+  if (!(bytes > 0)) return [];
   const out: BlobEntry[] = [];
   let at = start;
   while (at + BLOB_HEADER_BYTES <= start + bytes) {

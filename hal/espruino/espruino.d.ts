@@ -63,3 +63,4 @@ declare function setInterval(cb: () => void, ms: number): number;
 declare function clearTimeout(id: number): void;
 declare function clearInterval(id: number): void;
 declare const console: { log(...args: any[]): void };
+declare function atob(base64: string): string;

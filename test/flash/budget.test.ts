@@ -1,12 +1,17 @@
 /**
- * The Storage budget the build prints and the flasher enforces: every file
- * the box keeps, at the size Espruino's Storage charges for it (32-byte
- * header, data in 4-byte words), against the board's Storage area.
+ * The two budgets the build prints and the flasher enforces. Storage holds
+ * data only: the loader, the configuration and provisioning, every journal
+ * at its full size and one rewrite, each file at the size Espruino's Storage
+ * charges (32-byte header, data in 4-byte words). The code area holds two
+ * slots and the blob region (64-byte headers, bodies in 16-byte steps),
+ * placed from the top of the board's free flash down.
  */
-import { fileCost, formatBudget, storageBudget } from "../../tools/budget";
+import { blobCost, codeAreaBudget, fileCost, formatBudget, slotRoom, storageBudget } from "../../tools/budget";
 import { firmwareJournals, UPLINK_JOURNALS } from "../../firmware/storage-plan";
 
-describe("storage budget", () => {
+const RAK_FREE = { start: 0x81000, end: 0xe2000 };
+
+describe("Storage budget", () => {
   test("a file costs its header and its data rounded up to words", () => {
     expect(fileCost(0)).toBe(32);
     expect(fileCost(1)).toBe(36);
@@ -14,33 +19,46 @@ describe("storage budget", () => {
     expect(fileCost(1025)).toBe(32 + 1028);
   });
 
-  test("adds the firmware, the tables of each key and the base point, the files, every journal and one rewrite", () => {
-    const b = storageBudget({ code: 30001, keys: 2, teeth: 6, settingsFiles: [600, 397] }, 81920);
+  test("adds the loader, the files, every journal and one rewrite: no firmware, no tables", () => {
+    const b = storageBudget({ loader: 2901, settingsFiles: [600, 397] }, 81920, "RAK5010");
     const by = (re: RegExp) => b.lines.filter((l) => re.test(l.what))[0].bytes;
-    expect(by(/^firmware/)).toBe(32 + 30004);
-    // 6 teeth: a 36-byte header and 63 entries of 96 bytes, a 4-byte CRC, the file header; three tables.
-    expect(by(/tables \(6 teeth\): base point and 2 issuer keys/)).toBe(3 * (32 + 36 + 63 * 96 + 4));
+    expect(b.lines.map((l) => l.what.split(" ")[0])).toEqual(["loader", "configuration", "journals", "rewrite"]);
+    expect(by(/^loader/)).toBe(32 + 2904);
     expect(by(/configuration/)).toBe(632 + 432);
     // The journals as storage-plan.ts promises them: 22,016 bytes for the firmware's eight.
     expect(firmwareJournals().length).toBe(8);
     expect(by(/^journals \(8,/)).toBe(22016);
     // the largest is the outbox's (28 events at their largest)
     expect(by(/rewrite/)).toBe(UPLINK_JOURNALS.outbox.maxSegments * (32 + UPLINK_JOURNALS.outbox.segmentBytes));
-    expect(b.total).toBe(30036 + 18360 + 1064 + 22016 + 8320);
+    expect(b.total).toBe(2936 + 1064 + 22016 + 8320);
     expect(b.fits).toBe(true);
-    expect(formatBudget(b, "RAK5010")).toMatch(/\s2124 {2}to spare$/);
+    expect(formatBudget(b)).toMatch(/\s81920 {2}the RAK5010 Storage area\n\s+47584 {2}to spare$/);
+  });
+});
+
+describe("code area budget", () => {
+  test("two slots, the blob region with the tables and native code, against the free flash", () => {
+    const b = codeAreaBudget({ firmware: 109000, keys: 1, teeth: 6, nativeBlobs: [6000], free: RAK_FREE }, "RAK5010");
+    expect(b.fits).toBe(true);
+    const tables = 2 * blobCost(6084 + 4);
+    expect(tables).toBe(2 * (64 + 6096));
+    expect(b.lines.map((l) => l.bytes)).toEqual([151552, 151552, 81920]);
+    expect(b.lines[0].what).toBe(`slot 0: the firmware, 109000 bytes pretokenised + 64 header (${slotRoom(109000, 151552)}% room to grow)`);
+    expect(slotRoom(109000, 151552)).toBe(38);
+    expect(b.lines[2].what).toBe(`blob region: verifier tables (6 teeth) for the base point and 1 issuer key ${tables}, native code ${blobCost(6000)}, ${81920 - tables - blobCost(6000)} spare`);
+    expect(formatBudget(b)).toMatch(/385024 {2}in all\n\s+397312 {2}the free flash the RAK5010 build leaves \(0x81000-0xe2000\)\n\s+12288 {2}to spare$/);
   });
 
-  test("counts the table files being installed as they are", () => {
-    const b = storageBudget({ code: 1000, keys: 5, teeth: 7, tableFiles: [3016, 3016, 3016], settingsFiles: [] }, 81920);
-    const tables = b.lines.filter((l) => /tables/.test(l.what))[0];
-    expect(tables.what).toMatch(/base point and 2 issuer keys/);
-    expect(tables.bytes).toBe(3 * (32 + 3016));
-  });
-
-  test("says by how much it does not fit", () => {
-    const b = storageBudget({ code: 100000, keys: 1, teeth: 8, settingsFiles: [1000] }, 81920);
-    expect(b.fits).toBe(false);
-    expect(formatBudget(b, "RAK5010")).toContain(b.total - 81920 + "  too many: it does not fit");
+  test("says what does not fit: a firmware larger than a slot, blobs larger than the region, too little free flash", () => {
+    const big = codeAreaBudget({ firmware: 152000, keys: 4, teeth: 8, nativeBlobs: [], free: RAK_FREE }, "RAK5010");
+    expect(big.fits).toBe(false);
+    expect(big.problems).toEqual([
+      "the firmware (152000 bytes and its 64-byte header) is larger than a slot (151552)",
+      `the blobs (${5 * blobCost(24520)} bytes) are larger than the blob region (81920)`,
+    ]);
+    expect(formatBudget(big)).toContain("the blobs (");
+    const small = codeAreaBudget({ firmware: 1000, keys: 1, teeth: 6, nativeBlobs: [], free: { start: 0xa0000, end: 0xe2000 } }, "RAK5010");
+    expect(small.fits).toBe(false);
+    expect(formatBudget(small)).toContain("the code area needs 385024 bytes of free flash below 0xe2000, the interpreter leaves 270336 (from 0xa0000)");
   });
 });

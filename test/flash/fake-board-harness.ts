@@ -5,6 +5,8 @@
  * handshake, throttled write, close) runs without hardware.
  *
  * env: FAKE_ENV      JSON the board reports as process.env
+ *      FAKE_FREE     JSON the board reports as require("Flash").getFree() (default: the RAK5010 build's)
+ *      FAKE_READBACK the SHA-256 the board's installer reads back from the slot (default: the one it was sent)
  *      FAKE_AFTER    text the board prints after load() (e.g. an Uncaught error)
  *      FAKE_CAPTURE  file that receives every byte the tool sent, one char per byte
  * Usage: tsx test/flash/fake-board-harness.ts <flash options, with --port fakeboard>
@@ -22,6 +24,8 @@ interface Device {
 
 const env = process.env.FAKE_ENV || "{}";
 const after = process.env.FAKE_AFTER || "";
+const free = process.env.FAKE_FREE || JSON.stringify([{ addr: 0x81000, length: 0x61000 }]);
+let committed = { length: "", sha: "", sent: "" };
 const capture = process.env.FAKE_CAPTURE as string;
 let received = "";
 let pending = "";
@@ -50,7 +54,19 @@ require("espruino").init(() => {
     while ((nl = pending.indexOf("\n")) >= 0) {
       const line = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
+      const commit = /KEYBOX_INSTALLER\.commit\((\d+),"([0-9a-f]+)"\)/.exec(line);
+      if (commit) committed = { length: commit[1], sha: process.env.FAKE_READBACK || commit[2], sent: commit[2] };
       if (line.indexOf("JSON.stringify(process.env)") >= 0) reply("< <<" + env + ">> >\r\n>");
+      else if (line.indexOf('JSON.stringify(require("Flash").getFree())') >= 0) reply("< <<" + free + ">> >\r\n>");
+      else if (line.indexOf("KEYBOX_INSTALLER.done()") >= 0) {
+        // What hal/espruino/installer.ts prints, for a slot that reads back as FAKE_READBACK says.
+        const why = `slot 0 reads back with SHA-256 ${committed.sha}, not ${committed.sent}`;
+        reply(
+          committed.sha === committed.sent
+            ? `keybox install: slot 0 holds firmware version 1, ${committed.length} bytes, SHA-256 ${committed.sha} read back\r\nkeybox install: OK\r\n>`
+            : `keybox install: FAILED: ${why}\r\nkeybox install: FAILED: ${why}\r\n>`,
+        );
+      }
       else if (/load\(\)/.test(line)) reply(after + "\r\n>");
       else reply("\r\n>");
     }

@@ -11,11 +11,13 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as vm from "vm";
 import { checkPinMap, FlashError, loadFlashConfig, parseArgs, resolveSettings } from "../../tools/flash";
-import { FAKE_WORLD } from "../../tools/sandbox";
+import { createSandbox, FAKE_WORLD, Sandbox, sandboxCodeArea } from "../../tools/sandbox";
 import { runScript, writeStorage } from "../../tools/espruino-run";
-import { fileCost, formatBudget, SETTINGS_ALLOWANCE, storageBudget } from "../../tools/budget";
+import { blobCost, codeAreaBudget, formatBudget } from "../../tools/budget";
+import { CodeAreaLayout, layoutFor } from "../../firmware/codearea/layout";
+import { pickSlot } from "../../firmware/codearea/boot";
+import { BlobEntry, listBlobs } from "../../firmware/codearea/blobs";
 import { prepareBase, prepareKey } from "../../firmware/crypto/ed25519";
 import { tableFile } from "../../firmware/keytables";
 import { crc32 } from "../../firmware/store/crc32";
@@ -30,7 +32,10 @@ const TSX = require.resolve("tsx/cli");
 let tmp: string;
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "keybox-flash-"));
-});
+  // The flasher sends the loader and the installer that npm run build writes beside the firmware.
+  if (!fs.existsSync(path.join(ROOT, "dist", "loader.js")) || !fs.existsSync(path.join(ROOT, "dist", "installer.js")))
+    expect(run([TSX, path.join(ROOT, "tools", "build.ts")]).status).toBe(0);
+}, 300000);
 afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -60,57 +65,58 @@ const flash = (...args: string[]) => run([TSX, path.join(ROOT, "tools", "flash.t
 interface Decoded {
   /** Storage files as the board would hold them (one char per byte). */
   storage: { [name: string]: string };
-  /** Console-level calls in order: reset, print, write <file>, load. */
+  /** Console-level calls in order up to load(): reset, print, write <file>, load. */
   calls: string[];
+  /** The firmware in the newest bootable slot of the code area (one char per byte), if any. */
+  slot?: string;
+  /** The blob region's entries. */
+  blobs: BlobEntry[];
+  /** What the board printed: the installer's report, the loader's, the firmware's. */
+  logs: string[];
+  sb: Sandbox;
 }
 
 /**
- * Runs a payload as the Espruino console would: 0x10 at a line start only
- * turns echo off, ESC+LF is a newline that does not execute. Storage.write
- * follows Espruino's rules: with a size it creates the file (erased, 0xFF),
- * without one it fills in an existing file, and flash is written only once.
+ * Runs a payload on the sandbox's fake board as the Espruino console would:
+ * 0x10 at a line start only turns echo off, ESC+LF is a newline that does
+ * not execute. The fake has Espruino's Storage (a file's bytes are written
+ * once), the free flash with require("Flash") and E.memoryArea, reset() and
+ * load(), which runs .bootcde: the loader, which boots the newest slot.
  */
-function decode(payload: string): Decoded {
-  const storage: { [name: string]: string } = {};
-  const calls: string[] = [];
-  const Storage = {
-    write(name: string, data: string, offset?: number, size?: number) {
-      calls.push("write " + name);
-      if (size !== undefined) {
-        if (offset !== 0) throw new Error("a file is created at offset 0");
-        storage[name] = "\xff".repeat(size);
-      }
-      const file = storage[name];
-      if (file === undefined) throw new Error("write to a file never created: " + name);
-      const at = offset === undefined ? 0 : offset;
-      if (at + data.length > file.length) throw new Error("write past the end of " + name);
-      if (file.slice(at, at + data.length) !== "\xff".repeat(data.length)) throw new Error("flash written twice at " + at);
-      storage[name] = file.slice(0, at) + data + file.slice(at + data.length);
-      return true;
-    },
-  };
-  const context = vm.createContext({
-    require: (m: string) => {
-      if (m === "Storage") return Storage;
-      throw new Error("module " + m + " required by the payload itself");
-    },
-    atob: (b64: string) => Buffer.from(b64, "base64").toString("latin1"),
-    reset: () => calls.push("reset"),
-    print: () => calls.push("print"),
-    load: (f?: string) => calls.push(f === undefined ? "load" : "load " + f),
-  });
+function decode(payload: string, sb: Sandbox = createSandbox()): Decoded {
+  sb.hw.calls.length = 0;
+  sb.run(
+    "(function () { var S = require('Storage'), w = S.write, p = print;" +
+      "S.write = function (n) { __hw.calls.push('write ' + n); return w.apply(S, arguments); };" +
+      "print = function () { __hw.calls.push('print'); return p.apply(null, arguments); }; })();",
+  );
   const source = payload.replace(/\x1b\n/g, "\n").replace(/(^|\n)\x10/g, "$1");
   expect(source).not.toMatch(/[\x00-\x08\x0b-\x1f]/);
-  vm.runInContext(source, context, { timeout: 5000 });
-  return { storage, calls };
+  sb.run(source);
+  const calls = sb.hw.calls.slice(0, sb.hw.calls.indexOf("load") + 1);
+  const storage: { [name: string]: string } = {};
+  for (const n of Object.keys(sb.hw.files || {})) storage[n] = Buffer.from(sb.hw.files![n]).toString("latin1");
+  const area = sandboxCodeArea(sb);
+  const choice = pickSlot({ area, sha256, log: () => undefined });
+  const l = layoutFor(area.freeRange()) as CodeAreaLayout;
+  return {
+    storage,
+    calls,
+    slot: choice && Buffer.from(area.read(choice.addr, choice.length)).toString("latin1"),
+    blobs: listBlobs((a, n) => area.read(a, n), l.blobs, l.blobBytes),
+    logs: sb.hw.logs.slice(),
+    sb,
+  };
 }
+
+const sha256 = (d: Uint8Array) => new Uint8Array(crypto.createHash("sha256").update(d).digest());
 
 function latin1(file: string): string {
   return fs.readFileSync(file, "latin1");
 }
 
 /** The whole contract of a dry run for one bundle. */
-function checkDryRun(bundle: string, r: Run, out: string): void {
+function checkDryRun(bundle: string, r: Run, out: string): Decoded {
   expect(r.stderr).not.toMatch(/flash: /);
   expect(r.status).toBe(0);
   expect(r.net).toEqual([]);
@@ -119,18 +125,27 @@ function checkDryRun(bundle: string, r: Run, out: string): void {
 
   const code = latin1(bundle);
   const payload = latin1(out);
-  const { storage, calls } = decode(payload);
-  // The bundle, pretokenised, lands in the file Espruino runs at boot: read back with an
-  // independent decoder it is the bundle token for token, and it is smaller.
-  expect(Object.keys(storage)).toEqual([".bootcde"]);
-  const stored = storage[".bootcde"];
-  expect(code).toMatch(/^[\x00-\x7f]*$/); // so every byte >= 128 in Storage is a token
-  expect(tokenBytes(stored)).toBeGreaterThan(0);
-  expect(stored.length).toBeLessThan(code.length);
-  expect(tokens(detokenise(stored))).toEqual(tokens(code));
-  // ...after a reset, in 1 KiB writes, and the board is then restarted into it.
-  const writes = Math.ceil(stored.length / 1024);
-  expect(calls).toEqual(["reset", "print", ...new Array(writes).fill("write .bootcde"), "load"]);
+  const d = decode(payload);
+  const { storage, calls, slot } = d;
+  // The bundle, pretokenised, lands in a slot of the code area: read back with an independent
+  // decoder it is the bundle token for token, and it is smaller.
+  expect(slot).toBeDefined();
+  expect(code).toMatch(/^[\x00-\x7f]*$/); // so every byte >= 128 in the slot is a token
+  expect(tokenBytes(slot!)).toBeGreaterThan(0);
+  expect(slot!.length).toBeLessThan(code.length);
+  expect(tokens(detokenise(slot!))).toEqual(tokens(code));
+  // The board read its SHA-256 back before the header made it bootable; the loader then booted it.
+  const hash = crypto.createHash("sha256").update(slot!, "latin1").digest("hex");
+  expect(d.logs).toContain(`keybox install: slot 0 holds firmware version 1, ${slot!.length} bytes, SHA-256 ${hash} read back`);
+  expect(d.logs).toContain("keybox install: OK");
+  expect(d.logs).toContain(`keybox loader: booting slot 0, firmware version 1 (${slot!.length} bytes)`);
+  // Storage holds the loader and nothing else of code, written after a reset in 1 KiB writes.
+  expect(Object.keys(storage).filter((n) => n.startsWith("."))).toEqual([".bootcde"]);
+  const loader = latin1(path.join(ROOT, "dist", "loader.js"));
+  expect(tokens(detokenise(storage[".bootcde"]))).toEqual(tokens(loader));
+  const writes = Math.ceil(storage[".bootcde"].length / 1024);
+  // The installer's reset, the print() EspruinoTools' code writer sends after a leading reset, its own reset.
+  expect(calls).toEqual(["reset", "print", "reset", ...new Array(writes).fill("write .bootcde"), "load"]);
 
   const manifest = JSON.parse(fs.readFileSync(out.replace(/\.js$/, ".json"), "utf8"));
   expect(manifest).toMatchObject({
@@ -139,8 +154,10 @@ function checkDryRun(bundle: string, r: Run, out: string): void {
     firmware: "2v29",
     storageFile: ".bootcde",
     storageCapacity: 20 * 4096,
-    storedBytes: stored.length,
-    storedSha256: crypto.createHash("sha256").update(stored, "latin1").digest("hex"),
+    storedBytes: slot!.length,
+    storedSha256: hash,
+    loaderBytes: storage[".bootcde"].length,
+    codeArea: { free: { start: 0x81000, end: 0xe2000 }, slotBytes: 37 * 4096 },
     pretokenised: true,
     bundleBytes: Buffer.byteLength(code, "latin1"),
     bundleSha256: crypto.createHash("sha256").update(fs.readFileSync(bundle)).digest("hex"),
@@ -149,6 +166,7 @@ function checkDryRun(bundle: string, r: Run, out: string): void {
     dryRun: true,
   });
   expect(manifest.espruinoConfig).toMatchObject({ SAVE_ON_SEND: 1, MODULE_URL: "", SET_TIME_ON_WRITE: false, COMPILATION: false, PRETOKENISE: 1 });
+  return d;
 }
 
 /** EspruinoTools' own pretokeniser on a bundle, run in a child process (EspruinoTools lives in globals). */
@@ -168,15 +186,15 @@ describe("npm run flash -- --dry-run", () => {
     const out2 = path.join(tmp, "sample-2.js");
     const r1 = flash("--dry-run", "--bundle", FIXTURE, "--out", out1);
     checkDryRun(FIXTURE, r1, out1);
-    // Storage holds exactly what EspruinoTools' pretokeniser makes of the bundle.
-    expect(decode(latin1(out1)).storage[".bootcde"]).toBe(espruinoToolsTokenise(FIXTURE));
+    // The slot holds exactly what EspruinoTools' pretokeniser makes of the bundle.
+    expect(decode(latin1(out1)).slot).toBe(espruinoToolsTokenise(FIXTURE));
     expect(Math.ceil(fs.statSync(FIXTURE).size / 1024)).toBeGreaterThan(1); // several chunks exercised
     const r2 = flash("--dry-run", "--bundle", FIXTURE, "--out", out2);
     expect(r2.status).toBe(0);
     expect(latin1(out2)).toBe(latin1(out1));
   });
 
-  test("the built firmware dist/keybox.js (the configured bundle) goes to Storage the same way", () => {
+  test("the built firmware dist/keybox.js (the configured bundle) goes to a slot the same way, without --force, and boots", () => {
     const bundle = path.join(ROOT, "dist", "keybox.js");
     if (!fs.existsSync(bundle)) {
       const b = run([TSX, path.join(ROOT, "tools", "build.ts")]);
@@ -184,38 +202,68 @@ describe("npm run flash -- --dry-run", () => {
       expect(b.status).toBe(0);
     }
     const out = path.join(tmp, "firmware.js");
-    const board = JSON.parse(fs.readFileSync(BOARD_FILE, "utf8"));
-    const capacity = board.chip.saved_code.page_size * board.chip.saved_code.pages;
-    const bytes = fs.statSync(bundle).size;
     const stored = espruinoToolsTokenise(bundle).length;
     const plan = JSON.parse(fs.readFileSync(path.join(ROOT, "espruino.config.json"), "utf8")).storage || {};
     const r = flash("--dry-run", "--out", out);
-    // What must fit is the pretokenised file beside the tables and journals the box keeps.
-    const budget = storageBudget({ code: stored, keys: plan.issuerKeys || 1, teeth: plan.tableTeeth || 8, settingsFiles: SETTINGS_ALLOWANCE }, capacity);
-    if (budget.fits) return checkDryRun(bundle, r, out);
-    // Firmware and data larger than the board's Storage are refused before anything is written.
-    expect(r.status).toBe(2);
-    expect(r.stderr).toContain(`dist/keybox.js (${bytes} bytes, ${stored} pretokenised) and the data the box keeps do not fit the RAK5010 Storage area`);
-    expect(r.stderr).toContain(formatBudget(budget, "RAK5010"));
-    expect(r.net).toEqual([]);
-    expect(fs.existsSync(out)).toBe(false);
+    const d = checkDryRun(bundle, r, out);
+    expect(d.logs.filter((l) => /stopped at boot|Uncaught/.test(l))).toEqual([]);
+    // The code area holds two copies of today's firmware with at least 25% room to grow.
+    const budget = codeAreaBudget({ firmware: stored, keys: plan.issuerKeys || 1, teeth: plan.tableTeeth || 8, nativeBlobs: [], free: { start: 0x81000, end: 0xe2000 } }, "RAK5010");
+    expect(budget.fits).toBe(true);
+    expect(37 * 4096 - 64).toBeGreaterThanOrEqual(1.25 * stored);
+    expect(r.stdout).toContain(formatBudget(budget));
   });
 
-  test("a bundle that fits alone is still refused when the tables and journals would not fit beside it", () => {
+  test("firmware and data larger than the board are refused before anything is written, with the numbers", () => {
     const big = path.join(tmp, "budget-8.js");
-    const r8 = flash("--dry-run", "--bundle", FIXTURE, "--teeth", "8", "--keys", "2", "--out", big);
+    const r8 = flash("--dry-run", "--bundle", FIXTURE, "--teeth", "8", "--keys", "4", "--out", big);
     expect(r8.status).toBe(2);
-    expect(r8.stderr).toMatch(/verifier tables \(8 teeth\): base point and 2 issuer keys/);
-    expect(r8.stderr).toMatch(/too many: it does not fit/);
+    expect(r8.stderr).toMatch(/verifier tables \(8 teeth\) for the base point and 4 issuer keys/);
+    expect(r8.stderr).toContain(`the blobs (${5 * blobCost(24516 + 4)} bytes) are larger than the blob region (81920)`);
     expect(fs.existsSync(big)).toBe(false);
     const small = path.join(tmp, "budget-6.js");
-    const r6 = flash("--dry-run", "--bundle", FIXTURE, "--teeth", "6", "--keys", "2", "--out", small);
+    const r6 = flash("--dry-run", "--bundle", FIXTURE, "--teeth", "6", "--keys", "4", "--out", small);
     expect(r6.status).toBe(0);
-    expect(r6.stdout).toMatch(/verifier tables \(6 teeth\): base point and 2 issuer keys/);
     const m = JSON.parse(fs.readFileSync(small.replace(/\.js$/, ".json"), "utf8"));
+    expect(m.codeAreaBudget.fits).toBe(true);
     expect(m.storageBudget.fits).toBe(true);
     expect(m.storageBudget.total).toBe(m.storageBudget.lines.reduce((a: number, l: { bytes: number }) => a + l.bytes, 0));
-    expect(m.storageBudget.lines[0].bytes).toBe(32 + Math.ceil(m.storedBytes / 4) * 4);
+    expect(m.storageBudget.lines[0].bytes).toBe(32 + Math.ceil(m.loaderBytes / 4) * 4);
+    // A firmware larger than a slot.
+    const huge = path.join(tmp, "huge.js");
+    fs.writeFileSync(huge, "var s='" + "abcdefgh".repeat(19500) + "';\n");
+    const rh = flash("--dry-run", "--bundle", huge, "--out", path.join(tmp, "huge-out.js"));
+    expect(rh.status).toBe(2);
+    expect(rh.stderr).toMatch(/the firmware \(\d+ bytes and its 64-byte header\) is larger than a slot \(151552\)/);
+  });
+
+  test("a board description whose free flash is too small for the code area is refused with the numbers", () => {
+    const board = JSON.parse(fs.readFileSync(BOARD_FILE, "utf8"));
+    board._keybox.free_flash = { addr: 0x90000, length: 0xe2000 - 0x90000 };
+    const file = path.join(tmp, "boards", "BIGINTERP.json");
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, JSON.stringify(board));
+    const r = flash("--dry-run", "--board", file, "--bundle", FIXTURE, "--out", path.join(tmp, "bigi.js"));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("the code area needs 385024 bytes of free flash below 0xe2000, the interpreter leaves 335872 (from 0x90000)");
+  });
+
+  test("a re-flash keeps Storage's data, installs into the other slot and boots it; the older stays to fall back on", () => {
+    const out = path.join(tmp, "reflash.js");
+    expect(flash("--dry-run", "--bundle", FIXTURE, "--out", out).status).toBe(0);
+    const payload = latin1(out);
+    const first = decode(payload);
+    // The box has lived a while: journals in Storage.
+    first.sb.run("require('Storage').write('ulev0', 'record one', 0, 64); require('Storage').write('grants0', 'uses', 0, 32);");
+    const before = { ulev0: first.sb.hw.files!["ulev0"].slice(), grants0: first.sb.hw.files!["grants0"].slice() };
+    const second = decode(payload, first.sb);
+    expect(second.storage["ulev0"]).toBe(Buffer.from(before.ulev0).toString("latin1"));
+    expect(second.storage["grants0"]).toBe(Buffer.from(before.grants0).toString("latin1"));
+    expect(second.logs).toContain("keybox loader: booting slot 1, firmware version 2 (" + second.slot!.length + " bytes)");
+    expect(second.logs.filter((l) => /^keybox install: slot 1 holds firmware version 2/.test(l)).length).toBe(1);
+    const area = sandboxCodeArea(second.sb);
+    const l = layoutFor(area.freeRange()) as CodeAreaLayout;
+    expect(Buffer.from(area.read(l.slots[0] + 64, second.slot!.length)).toString("latin1")).toBe(second.slot);
   });
 
   test("--teeth and --keys outside their ranges are refused", () => {
@@ -247,25 +295,49 @@ describe("npm run flash -- --dry-run", () => {
     const install = (tables: string, out: string, ...more: string[]) =>
       flash("--dry-run", "--bundle", FIXTURE, "--provision", PROVISION, "--settings", settings, "--tables", tables, "--out", out, ...more);
 
-    test("provisioning, configuration and tables are written byte for byte before the firmware, and counted as they are", () => {
+    test("provisioning and configuration go to Storage before the loader, the tables to the blob region, byte for byte, counted as they are", () => {
       const out = path.join(tmp, "install.js");
       const r = install(good, out);
       expect(r.stderr).toBe("");
       expect(r.status).toBe(0);
-      expect(r.stdout).toMatch(/installs keybox\.prov .*keybox\.json .*edB .*edK1 .*before the firmware/);
-      const { storage, calls } = decode(latin1(out));
-      expect(storage["keybox.prov"]).toBe(latin1(PROVISION));
-      expect(storage["keybox.json"]).toBe(latin1(settings));
-      expect(storage["edB"]).toBe(latin1(path.join(good, "edB")));
-      expect(storage["edK1"]).toBe(latin1(path.join(good, "edK1")));
-      const firstCode = calls.indexOf("write .bootcde");
-      for (const f of ["keybox.prov", "keybox.json", "edB", "edK1"]) expect(calls.lastIndexOf("write " + f)).toBeLessThan(firstCode);
-      expect(calls[calls.length - 1]).toBe("load");
+      expect(r.stdout).toMatch(/blob region: edB \(data, .*edK1 \(data/);
+      expect(r.stdout).toMatch(/installs keybox\.prov .*keybox\.json .*in Storage before the loader/);
+      const d = decode(latin1(out));
+      expect(d.storage["keybox.prov"]).toBe(latin1(PROVISION));
+      expect(d.storage["keybox.json"]).toBe(latin1(settings));
+      expect(d.storage["edB"]).toBeUndefined();
+      const area = sandboxCodeArea(d.sb);
+      const blob = (name: string) => {
+        const e = d.blobs.filter((b) => b.name === name)[0];
+        return Buffer.from(area.read(e.addr, e.length)).toString("latin1");
+      };
+      expect(d.blobs.map((b) => [b.name, b.kind])).toEqual([["edB", 2], ["edK1", 2]]);
+      expect(blob("edB")).toBe(latin1(path.join(good, "edB")));
+      expect(blob("edK1")).toBe(latin1(path.join(good, "edK1")));
+      expect(d.logs.filter((l) => /^keybox install: blob region holds \d+ bytes, SHA-256 [0-9a-f]{64} read back$/.test(l)).length).toBe(1);
+      const firstLoader = d.calls.indexOf("write .bootcde");
+      for (const f of ["keybox.prov", "keybox.json"]) expect(d.calls.lastIndexOf("write " + f)).toBeLessThan(firstLoader);
+      expect(d.calls[d.calls.length - 1]).toBe("load");
       const m = JSON.parse(fs.readFileSync(out.replace(/\.js$/, ".json"), "utf8"));
-      expect(m.installed.map((f: { name: string }) => f.name)).toEqual(["keybox.prov", "keybox.json", "edB", "edK1"]);
-      const tables = m.storageBudget.lines.filter((l: { what: string }) => /tables/.test(l.what))[0];
-      expect(tables.what).toMatch(/\(5 teeth\): base point and 1 issuer key$/);
-      expect(tables.bytes).toBe(fileCost(storage["edB"].length) + fileCost(storage["edK1"].length));
+      expect(m.installed.map((f: { name: string }) => f.name)).toEqual(["keybox.prov", "keybox.json"]);
+      expect(m.blobs.map((f: { name: string }) => f.name)).toEqual(["edB", "edK1"]);
+      const region = m.codeAreaBudget.lines.filter((l: { what: string }) => /blob region/.test(l.what))[0];
+      expect(region.what).toContain(`verifier tables (5 teeth) for the base point and 1 issuer key ${blobCost(blob("edB").length) + blobCost(blob("edK1").length)},`);
+    });
+
+    test("native blobs given with --blob go to the blob region, found by name and hash", () => {
+      const native = path.join(tmp, "ed25519.bin");
+      fs.writeFileSync(native, Buffer.from(Array.from({ length: 3001 }, (_, i) => (i * 31) & 0xff)));
+      const out = path.join(tmp, "native.js");
+      const r = install(good, out, "--blob", "ed25519=" + native);
+      expect(r.stderr).toBe("");
+      const d = decode(latin1(out));
+      const e = d.blobs.filter((b) => b.name === "ed25519")[0];
+      expect(e.kind).toBe(1);
+      expect(Buffer.from(sandboxCodeArea(d.sb).read(e.addr, e.length)).equals(fs.readFileSync(native))).toBe(true);
+      expect(flash("--dry-run", "--bundle", FIXTURE, "--blob", "edB=" + native, "--tables", good, "--provision", PROVISION).stderr).toMatch(/blob edB: the name is already taken/);
+      expect(flash("--dry-run", "--bundle", FIXTURE, "--blob", "x=" + path.join(tmp, "absent.bin")).stderr).toMatch(/blob x: .*absent\.bin not found/);
+      expect(flash("--dry-run", "--bundle", FIXTURE, "--blob", "a-name-longer-than-twenty=" + native).stderr).toMatch(/--blob expects NAME=FILE/);
     });
 
     test("a torn table, a table of another key, mixed teeth, another box's configuration or tables without keys are refused", () => {
@@ -305,7 +377,7 @@ describe("npm run flash -- --dry-run", () => {
   (bin ? test : test.skip)("the pretokenised firmware, loaded from Storage by the real interpreter, behaves like the bundle", () => {
     const bundle = path.join(ROOT, "dist", "keybox.js");
     if (!fs.existsSync(bundle)) expect(run([TSX, path.join(ROOT, "tools", "build.ts")]).status).toBe(0);
-    // A board with room enough, so that this holds whether or not the firmware fits the RAK5010 yet.
+    // The slot's bytes, booted from Storage here: the same pretokenised text, whatever flash it is read from.
     const board = JSON.parse(fs.readFileSync(BOARD_FILE, "utf8"));
     board.chip.saved_code.pages = 64;
     const boardFile = path.join(tmp, "boards", "ROOMY.json");
@@ -314,7 +386,7 @@ describe("npm run flash -- --dry-run", () => {
     const out = path.join(tmp, "roomy.js");
     const r = flash("--dry-run", "--board", boardFile, "--out", out);
     expect(r.status).toBe(0);
-    const stored = decode(latin1(out)).storage[".bootcde"];
+    const stored = decode(latin1(out)).slot!;
     const code = latin1(bundle);
     expect(stored.length).toBeLessThan(code.length);
 
@@ -451,13 +523,42 @@ describe("npm run flash against a fake board (EspruinoTools' real upload path)",
     const { r, out, sent } = upload("ok", RAK);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/\.bootcde written to Storage and started; it runs at every boot/);
+    expect(r.stdout).toMatch(/done\. slot 0 holds firmware version 1, \d+ bytes, SHA-256 [0-9a-f]{64} read back; the loader in \.bootcde boots it/);
     expect(r.net).toEqual([]);
     const payload = latin1(out);
     expect(sent.endsWith(payload)).toBe(true);
-    // Before the payload only the console handshake and the process.env query went out.
-    expect(sent.slice(0, sent.length - payload.length)).toBe('\n\x10print("<","<<",JSON.stringify(process.env),">>",">")\n\n');
-    expect(tokens(detokenise(decode(payload).storage[".bootcde"]))).toEqual(tokens(latin1(FIXTURE)));
+    // Before the payload only the console handshake and two queries went out: process.env and the free flash.
+    expect(sent.slice(0, sent.length - payload.length)).toBe(
+      '\n\x10print("<","<<",JSON.stringify(process.env),">>",">")\n\n' + '\x10print("<","<<",JSON.stringify(require("Flash").getFree()),">>",">")\n\n',
+    );
+    expect(tokens(detokenise(decode(payload).slot!))).toEqual(tokens(latin1(FIXTURE)));
+  });
+
+  test("refuses a board that is not the RAK5010 build the code area is laid out for, or whose free flash is too small", () => {
+    const v = upload("wrong-build", { ...RAK, VERSION: "2v30" });
+    expect(v.r.status).toBe(1);
+    expect(v.r.stderr).toMatch(/the board on fakeboard runs Espruino 2v30, not the RAK5010 build 2v29 that tools\/boards\/RAK5010\.json describes/);
+    expect(v.sent).not.toContain("KEYBOX_INSTALLER");
+    process.env.FAKE_FREE = JSON.stringify([{ addr: 0xa0000, length: 0x42000 }]);
+    try {
+      const f = upload("small-free", RAK);
+      expect(f.r.status).toBe(1);
+      expect(f.r.stderr).toContain("the board on fakeboard has no room for the code area: the code area needs 385024 bytes of free flash below 0xe2000, the interpreter leaves 270336 (from 0xa0000)");
+      expect(f.sent).not.toContain("KEYBOX_INSTALLER");
+    } finally {
+      delete process.env.FAKE_FREE;
+    }
+  });
+
+  test("fails when the SHA-256 read back from the slot is not the firmware's, saying the old firmware is kept", () => {
+    process.env.FAKE_READBACK = "00".repeat(32);
+    try {
+      const { r } = upload("readback", RAK);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/the board refused the installation: slot 0 reads back with SHA-256 0{64}, not [0-9a-f]{64}\. The firmware that ran before is still in its slot\./);
+    } finally {
+      delete process.env.FAKE_READBACK;
+    }
   });
 
   test("refuses a board that is not the configured one, before sending anything", () => {

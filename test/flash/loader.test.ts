@@ -18,8 +18,8 @@ import * as os from "os";
 import * as path from "path";
 import { bundleLoader } from "../../tools/build";
 import { checkBundle } from "../../tools/gate";
-import { createSandbox, Sandbox } from "../../tools/sandbox";
-import { runScript, writeStorage } from "../../tools/espruino-run";
+import { createSandbox, sandboxCodeArea } from "../../tools/sandbox";
+import { codeAreaShim, runScript, shimFiles, writeStorage } from "../../tools/espruino-run";
 import { CodeArea } from "../../hal/codearea";
 import { SimCodeArea } from "../../sim/hw/codearea";
 import { CodeAreaLayout, layoutFor, PAGE_BYTES, SLOT_HEADER_BYTES } from "../../firmware/codearea/layout";
@@ -33,7 +33,7 @@ const A = firmware("A"), B = firmware("B");
 let loader = "";
 beforeAll(async () => {
   loader = await bundleLoader();
-}, 120000);
+}, 300000);
 
 function install(area: CodeArea, body: Uint8Array): void {
   const w = new SlotWriter({ area, sha256 });
@@ -89,21 +89,6 @@ const CASES: Case[] = [
   },
 ];
 
-/** The sandbox's fake Flash seen through the CodeArea interface, for the host to install with. */
-function sandboxArea(sb: Sandbox): CodeArea {
-  const F = sb.run('require("Flash")') as { getFree(): { addr: number; length: number }[]; erasePage(a: number): void; write(d: Uint8Array, a: number): void; read(n: number, a: number): Uint8Array };
-  const free = F.getFree()[0];
-  const sim = new SimCodeArea({ start: free.addr, end: free.addr + free.length });
-  return {
-    pageBytes: PAGE_BYTES,
-    freeRange: () => sim.freeRange(),
-    erasePage: (a) => (F.erasePage(a), true),
-    write: (a, d) => (F.write(d, a), true),
-    read: (a, n) => new Uint8Array(F.read(n, a)),
-    map: (a, n) => new Uint8Array(F.read(n, a)),
-  };
-}
-
 describe("the loader bundle", () => {
   test("is small, passes the Espruino gate and names no pin", () => {
     expect(checkBundle(loader).errors).toEqual([]);
@@ -114,7 +99,7 @@ describe("the loader bundle", () => {
   for (const c of CASES)
     test("in the sandbox, " + c.name, () => {
       const sb = createSandbox();
-      const area = sandboxArea(sb);
+      const area = sandboxCodeArea(sb);
       c.prepare(area, layoutFor(area.freeRange()) as CodeAreaLayout);
       sb.run(loader);
       const logs = sb.hw.logs;
@@ -132,14 +117,8 @@ describe("the loader bundle", () => {
       const area = new SimCodeArea();
       const l = layoutFor(area.freeRange()) as CodeAreaLayout;
       c.prepare(area, l);
-      const files: { [n: string]: Uint8Array } = { ".bootcde": new Uint8Array(Buffer.from(loader, "latin1")), ".boot0": new Uint8Array(Buffer.from(interpreterShim(l), "latin1")) };
-      // Each slot as far as anything was written to it (the rest reads erased through the shim).
-      l.slots.forEach((s, i) => {
-        const img = area.read(s, l.slotBytes);
-        let end = img.length;
-        while (end > 0 && img[end - 1] === 0xff) end--;
-        if (end) files["kbs" + i] = img.subarray(0, Math.ceil(end / 4) * 4);
-      });
+      const files: { [n: string]: Uint8Array } = { ".bootcde": new Uint8Array(Buffer.from(loader, "latin1")), ".boot0": new Uint8Array(Buffer.from(codeAreaShim(l), "latin1")) };
+      Object.assign(files, shimFiles((a, n) => area.read(a, n), l));
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keybox-loader-"));
       try {
         expect(writeStorage(bin!, dir, files)).toBe(true);
@@ -155,28 +134,3 @@ describe("the loader bundle", () => {
   }, 120000);
 });
 
-/**
- * The shim (.boot0, run before .bootcde): require("Flash") and E.memoryArea
- * over Storage files kbs0/kbs1 holding the slots, read-only.
- */
-function interpreterShim(l: CodeAreaLayout): string {
-  return `(function () {
-  var S = require("Storage"), Flash = require("Flash"), slots = ${JSON.stringify(l.slots)}, size = ${l.slotBytes};
-  function where(addr, len) {
-    for (var i = 0; i < slots.length; i++) if (addr >= slots[i] && addr + len <= slots[i] + size) return { file: "kbs" + i, off: addr - slots[i] };
-    throw new Error("shim: 0x" + addr.toString(16) + " is not in a slot");
-  }
-  // The module object is shared by every require("Flash"): its methods are replaced in place.
-  Flash.getFree = function () { return [{ addr: 0x81000, length: 0x61000 }]; };
-  Flash.read = function (len, addr) {
-      var w = where(addr, len), out = new Uint8Array(len), s = S.read(w.file);
-      out.fill(255);
-      var n = s === undefined ? 0 : Math.min(len, s.length - w.off);
-      if (n > 0) out.set(E.toUint8Array(S.read(w.file, w.off, n)));
-      return out;
-  };
-  Flash.erasePage = Flash.write = function () { throw new Error("shim: the code area is read-only here"); };
-  E.memoryArea = function (addr, len) { var w = where(addr, len); return S.read(w.file, w.off, len); };
-})();
-`;
-}
