@@ -16,6 +16,7 @@ import { checkBundle, GateReport } from "./gate";
 import { measureJsVars } from "./jsvars";
 import { MANGLE_REGEX, markPrivateMembers } from "./mangle";
 import { INSTALLER_GLOBAL } from "./flash";
+import { buildBlob, MAX_BLOB_BYTES } from "./native/build";
 
 export const ROOT = path.resolve(__dirname, "..");
 const DEVICE_OUT = path.join(ROOT, "build", "device");
@@ -315,6 +316,10 @@ async function main(): Promise<void> {
   }
   process.stdout.write(path.relative(ROOT, r.file) + ": " + r.bytes + " bytes, ~" + r.jsVars.value + " JsVars once booted (" + r.jsVars.how + ")\n");
   process.stdout.write(path.relative(ROOT, loader.file) + ": " + loader.bytes + " bytes (.bootcde); " + path.relative(ROOT, installer.file) + ": " + installer.bytes + " bytes (sent by npm run flash)\n");
+  // The native Ed25519 verifier (issue 16); without an Arm compiler the firmware keeps the JavaScript verifier.
+  const native = buildBlob();
+  if ("skipped" in native) process.stdout.write("native verifier blob skipped: " + native.skipped + "; the firmware will use the JavaScript verifier\n");
+  else process.stdout.write(native.file + ": native verifier, " + native.bytes + " bytes (budget " + MAX_BLOB_BYTES + "), sha256 " + native.sha256 + "\n");
   // Both areas of the board as the flasher will count them (espruino.config.json's board and storage plan).
   // The bundles are built either way; a configuration the flasher cannot read only loses the report.
   const flash = await import("./flash");
