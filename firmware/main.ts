@@ -23,6 +23,7 @@ import { NetworkTimeSync } from "./time/netsync";
 import { loadTables } from "./keytables";
 import { blobsFirst } from "./codearea/tables";
 import { LinkSchedule } from "./uplink/schedule";
+import { StorageUpkeep } from "./store/upkeep";
 
 export interface Status {
   boxId: string;
@@ -57,13 +58,28 @@ export function start(hal: Hal, builtIn: Config): Keybox {
   if (bad) throw new Error(bad);
   useAccel(hal.accel);
   const crc32 = pickCrc32(hal.accel);
-  const settings = new Settings({ flash: hal.flash, crc32: crc32 });
-  const config = settings.apply(builtIn);
   const events = new EventBus({
     now: function () {
       return { t: Math.floor(hal.clock.wall()), m: hal.clock.monotonic() };
     },
   });
+  // Every module writes through the upkeep's view of Storage, so that no
+  // compaction happens at a bad time and none goes unseen.
+  let latchRef: LatchController | undefined;
+  const upkeep = new StorageUpkeep({
+    flash: hal.flash,
+    clock: hal.clock,
+    events: events,
+    battery: hal.battery,
+    minMv: builtIn.latch.minStartMv,
+    busy: function () {
+      const st = latchRef ? latchRef.state() : "locked";
+      return st === "unlocking" || st === "locking";
+    },
+  });
+  const flash = upkeep.flash;
+  const settings = new Settings({ flash: flash, crc32: crc32 });
+  const config = settings.apply(builtIn);
   const latch = new LatchController({
     latch: hal.latch,
     lid: hal.lid,
@@ -71,11 +87,12 @@ export function start(hal: Hal, builtIn: Config): Keybox {
     battery: hal.battery,
     clock: hal.clock,
     events: events,
-    flash: hal.flash,
+    flash: flash,
     crc32: crc32,
     config: config.latch,
     log: hal.log,
   });
+  latchRef = latch;
   const watchdog = new WatchdogFeeder({ watchdog: hal.watchdog, clock: hal.clock });
   const tamper = new TamperService({ clock: hal.clock, motion: hal.motion, buzzer: hal.buzzer, led: hal.led, events: events, latch: latch, config: config.tamper });
   const heartbeat = new Heartbeat({
@@ -87,11 +104,11 @@ export function start(hal: Hal, builtIn: Config): Keybox {
     },
   });
   const battery = new BatteryMonitor({ battery: hal.battery, clock: hal.clock, events: events });
-  const wallclock = openWallClock({ clock: hal.clock, flash: hal.flash, crc32: crc32, events: events });
-  const cache = new VerifiedCache({ capacity: CACHE_ENTRIES, flash: hal.flash, crc32: crc32, hash: hal.accel.sha256 });
+  const wallclock = openWallClock({ clock: hal.clock, flash: flash, crc32: crc32, events: events });
+  const cache = new VerifiedCache({ capacity: CACHE_ENTRIES, flash: flash, crc32: crc32, hash: hal.accel.sha256 });
   let pre: PreVerifier | undefined;
   const access = new AccessControl({
-    flash: hal.flash,
+    flash: flash,
     clock: hal.clock,
     events: events,
     crc32: crc32,
@@ -118,17 +135,26 @@ export function start(hal: Hal, builtIn: Config): Keybox {
   });
   const preverify = pre;
   // The verifier's tables from the code area, where Storage's compaction cannot move them; else from Storage.
-  const tableFlash = blobsFirst({ flash: hal.flash, area: hal.codeArea, sha256: hal.accel.sha256 });
-  // A new key set or a revoked key changes which verifier tables may be used.
+  const tableFlash = blobsFirst({ flash: flash, area: hal.codeArea, sha256: hal.accel.sha256 });
+  // A new key set or a revoked key changes which verifier tables may be used;
+  // a compaction may have moved the ones read from Storage (the verifier keeps views).
   const tablesSub = events.on(function (e) {
     if (e.type === "grants" && (e.reason === "keys" || e.reason === "revoked_key")) loadTables({ flash: tableFlash, crc32: crc32, keyIds: access.keyIds() });
+  });
+  const tablesMoved = upkeep.onCompacted(function () {
+    loadTables({ flash: tableFlash, crc32: crc32, keyIds: access.keyIds() });
+  });
+  const pruneGrants = upkeep.addJob(function () {
+    access.maintain();
+    const now = wallclock.state();
+    if (now.known) cache.prune(Math.floor(now.now));
   });
   const gate = new Gatekeeper({ access: access, latch: latch, battery: hal.battery, events: events, minStartMv: config.latch.minStartMv });
   const ble = new BleService({
     ble: hal.ble,
     clock: hal.clock,
     events: events,
-    flash: hal.flash,
+    flash: flash,
     crc32: crc32,
     random: hal.random,
     config: {
@@ -171,7 +197,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
   const broker = config.broker;
   const uplink = openUplink({
     clock: hal.clock,
-    flash: hal.flash,
+    flash: flash,
     crc32: crc32,
     random: hal.random,
     events: events,
@@ -256,6 +282,8 @@ export function start(hal: Hal, builtIn: Config): Keybox {
       netTime.close();
       cell.close();
       tablesSub.cancel();
+      tablesMoved.cancel();
+      pruneGrants.cancel();
       preverify.close();
       wallclock.close();
       settings.close();
@@ -267,6 +295,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
       tamper.close();
       watchdog.close();
       latch.close();
+      upkeep.close();
     },
   };
 }

@@ -1,11 +1,44 @@
 /*
- * Every journal the firmware keeps in Storage, with its size, in one place:
- * the modules open their journals from these entries, and the build and the
- * flasher add them up against the board's Storage area (tools/budget.ts), so
- * a box never ships with less room than its journals were promised.
- * A journal holds at most maxSegments files of segmentBytes; rewriting one
- * writes the new generation before erasing the old, so at that moment it
- * needs its size twice (one journal rewrites at a time).
+ * Storage, planned for the box's life, in one place.
+ *
+ * Place. Espruino's Storage (80 KiB, 20 pages of 4 KiB on the RAK5010) keeps
+ * files back to back in the order they were created. What the owner installs
+ * comes first and is never erased by the firmware: the loader (issue 12),
+ * keybox.json, keybox.prov and the verifier tables (edB, edK<id>). The
+ * journals below follow; they are the only files the firmware creates and
+ * erases. A compaction starts at the page of the first erased file, so the
+ * installed files' pages are normally never erased again.
+ *
+ * Worst-case size. Every journal holds at most maxSegments files of
+ * segmentBytes; rewriting one writes the new generation before erasing the
+ * old, so at that moment it needs its size twice (one journal rewrites at a
+ * time). The modules open their journals from these entries, and the build
+ * and the flasher add them up against the board's Storage area
+ * (tools/budget.ts), so a box never ships with less room than its journals
+ * were promised.
+ *
+ * Reclaiming (firmware/store/upkeep.ts, STORAGE_POLICY). An erased file is
+ * trash until a compaction; Storage's getFree() counts only the unused tail,
+ * and a create that does not fit there compacts by itself. The firmware
+ * compacts when the tail falls below the reserve and the battery reads at
+ * least the latch's minimum start voltage, never while the motor drives; a
+ * create that would make Storage compact at any other time is refused. After
+ * a compaction the verifier tables are read again (files after the first
+ * erased one moved). Pruning (expired use counts, revocations, cached
+ * verifications) runs daily and rewrites a journal only when it drops
+ * something.
+ *
+ * Wear. The nRF52840 is rated for 10,000 erases per page. A compaction
+ * erases each page from the first erased file to the end of the used area
+ * at most once, so the most-erased page sees at most one erase per
+ * compaction. Compacting only when the tail is below the reserve reclaims at
+ * least capacity - (everything live at its worst) - reserve bytes each time,
+ * so compactions per year = 365 x (bytes allocated per day) / that. The
+ * budget is 100 erases a year (a tenth of the rating over ten years), which
+ * caps the bytes the journals may allocate per day (wearBudget below); each
+ * journal's worstBytesPerDay is its allocation on its worst day, and a test
+ * (test/store/lifecycle.test.ts) measures the idle box and the junk-attack
+ * box against these numbers.
  */
 import { outboxSegments } from "./uplink/outbox";
 
@@ -14,6 +47,30 @@ export interface JournalPlan {
   segmentBytes: number;
   maxSegments: number;
 }
+
+/** How the firmware keeps Storage (firmware/store/upkeep.ts). */
+export const STORAGE_POLICY = {
+  /** Tail kept free: room for the largest create plus days of writes while compaction must wait. */
+  reserveBytes: 8192,
+  /** The tail is checked this often even when nothing was written. */
+  checkMs: 3600000,
+  /** Pruning runs this often. */
+  maintainMs: 86400000,
+  /** The nRF52840's rated erases per page, and the share of it one year may use. */
+  eraseRating: 10000,
+  erasesPerYear: 100,
+};
+
+/** The RAK5010 build's Storage: 20 pages of 4 KiB (tools/boards/RAK5010.json). */
+export const STORAGE_BYTES = 20 * 4096;
+
+/**
+ * What the owner installs and the firmware never erases, at its worst: the
+ * loader left in Storage by issue 12 (an allowance until it is measured),
+ * two 6-tooth verifier tables (base point and one key, 6,120 bytes each with
+ * their header) and the two settings files.
+ */
+export const INSTALLED_BYTES = 4096 + 2 * 6152 + 2 * 544;
 
 /** Use counts, revocations and trusted keys. */
 export const GRANTS_JOURNAL: JournalPlan = { prefix: "grants", segmentBytes: 1024, maxSegments: 6 };

@@ -188,6 +188,13 @@
       erase: function (n) { var f = live(n); if (f) f.erased = true; delete files[n]; },
       list: function (re) { return Object.keys(files).filter(function (n) { return !re || re.test(n); }); },
       getFree: function () { return hw.storageBytes - used(); },
+      getStats: function () {
+        var st = { totalBytes: hw.storageBytes, freeBytes: hw.storageBytes - used(), fileBytes: 0, fileCount: 0, trashBytes: 0, trashCount: 0 };
+        order.forEach(function (f) {
+          if (f.erased) { st.trashBytes += cost(f.buf.length); st.trashCount++; } else { st.fileBytes += cost(f.buf.length); st.fileCount++; }
+        });
+        return st;
+      },
       compact: function () {
         var first = -1;
         for (var i = 0; i < order.length && first < 0; i++) if (order[i].erased) first = i;

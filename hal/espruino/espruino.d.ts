@@ -15,6 +15,7 @@ interface EspruinoStorage {
   erase(name: string): void;
   list(re?: RegExp): string[];
   getFree(): number;
+  getStats(): { totalBytes: number; freeBytes: number; fileBytes: number; fileCount: number; trashBytes: number; trashCount: number };
   compact(): void;
 }
 declare const E: {

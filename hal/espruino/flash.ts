@@ -1,17 +1,21 @@
-import { Flash } from "../index";
+import { Flash, FlashUsage } from "../index";
 
 /**
  * Storage with the create/program-once discipline of hal/flash.ts. Storage
  * throws when asked to program bytes that are not blank; here that becomes
  * false. At offset 0 Storage would erase and re-create a file holding any
  * data, so writeAt refuses offset 0 unless the whole file is blank.
+ * The free-space rule is Storage's own: getFree() is only the unused tail,
+ * and a create that does not fit there compacts by itself when the trash
+ * would make room, so create never refuses on getFree(). Whether such a
+ * compaction may happen now is the firmware's decision
+ * (firmware/store/upkeep.ts), taken before it calls create.
  */
 export class EspruinoFlash implements Flash {
   private readonly s: EspruinoStorage = require("Storage");
 
   create(name: string, size: number): boolean {
     if (this.s.read(name) !== undefined) return false;
-    if (this.s.getFree() < size + 64) return false;
     return this.attempt(name, new Uint8Array([0xff]), 0, size);
   }
 
@@ -42,6 +46,11 @@ export class EspruinoFlash implements Flash {
 
   free(): number {
     return this.s.getFree();
+  }
+
+  usage(): FlashUsage {
+    const st = this.s.getStats();
+    return { free: st.freeBytes, trash: st.trashBytes, files: st.fileBytes };
   }
 
   compact(): void {

@@ -407,7 +407,8 @@ describe("BleService: rate limiting and back-off", () => {
   });
 
   it("refuses grants when the attempt cannot be recorded (flash full)", () => {
-    const flash = new SimFlash({ capacity: 100 });
+    const flash = new SimFlash({ capacity: 4096 });
+    expect(flash.create("full", 4096 - 32)).toBe(true);
     const r = rig({}, flash);
     const p = r.phone();
     p.connect(true);

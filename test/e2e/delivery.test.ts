@@ -183,7 +183,7 @@ describe("with the verifier's tables installed at provisioning", () => {
   function tabledBox(corruptKeyTable = false): SimBox {
     const box = new SimBox({ config: { boxId: BOX }, provisioning: provisioning(), now: T0 + 3600, flashCapacity: 160 * 1024, tables: true });
     if (corruptKeyTable) {
-      const file = box.flash.read("edK" + owner.id)!;
+      const file = box.flash.read("edK" + owner.id)!.slice(); // a copy: install erases the file under the view
       file[100] ^= 0xff;
       box.install("edK" + owner.id, file);
     }

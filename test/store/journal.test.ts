@@ -14,12 +14,9 @@ function rec(i: number, len = 10): Uint8Array {
   return r;
 }
 
-/** Bit rot: SimFlash has no handle for it, so flip a bit in its private store. */
+/** Bit rot, through the simulated flash's control handle. */
 function rot(flash: SimFlash, name: string, offset: number, mask: number): void {
-  const files = (flash as unknown as { files: Array<{ name: string; data: Uint8Array; erased: boolean }> }).files;
-  const f = files.find((x) => x.name === name && !x.erased);
-  if (!f) throw new Error("no file " + name);
-  f.data[offset] ^= mask;
+  flash.flipBits(name, offset, mask);
 }
 
 function hex(list: Uint8Array[]): string[] {
