@@ -145,7 +145,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
     loadTables({ flash: tableFlash, crc32: crc32, keyIds: access.keyIds() });
   });
   const pruneGrants = upkeep.addJob(function () {
-    access.maintain();
+    access.prune();
     const now = wallclock.state();
     if (now.known) cache.prune(Math.floor(now.now));
   });

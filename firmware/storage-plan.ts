@@ -99,6 +99,55 @@ export function cacheJournal(capacity: number, prefix?: string): JournalPlan {
   return { prefix: prefix || "vc", segmentBytes: seg, maxSegments: Math.max(2, Math.ceil((capacity * (42 + CACHE_MAX_ID) * 2) / (seg - 40))) };
 }
 
+/**
+ * Bytes each journal may allocate (file footprints: 32-byte header plus the
+ * size rounded up to 4) on its worst day, by prefix: appends that open new
+ * segments and every rewrite's new generation, which become trash later.
+ * The idle box and the box under a junk attack are measured against these
+ * (test/store/lifecycle.test.ts); their sum must stay within
+ * wearBudget().bytesPerDay.
+ *   grants  ten uses a day plus one rewrite (a full journal, or pruning)
+ *   latch   twenty motor cycles, two marker records each
+ *   cfg     one configuration change
+ *   ble     a stranger every five minutes: failures must be coalesced, not
+ *           one record each
+ *   ulev    the outbox: events coalesced when the broker is away; a rewrite
+ *           writes the whole live outbox again, so it must be rare
+ *   ulcmd   a handful of owner commands
+ *   ultime  the hourly time floor
+ *   vc      one rewrite of the verified cache
+ */
+export const WEAR_PLAN: { [prefix: string]: number } = {
+  grants: 1536,
+  latch: 1024,
+  cfg: 288,
+  ble: 1024,
+  ulev: 4096,
+  ulcmd: 576,
+  ultime: 800,
+  vc: 1056,
+};
+
+/** A Storage file's footprint: Espruino's 32-byte header and the data padded to 4 bytes. */
+export function fileFootprint(bytes: number): number {
+  return 32 + Math.ceil(bytes / 4) * 4;
+}
+
+/**
+ * The wear budget for a Storage area: bytes a compaction reclaims at least
+ * (everything but the installed files, the journals at their full size and
+ * the reserve), and the bytes the firmware may allocate per day so that no
+ * page is erased more than STORAGE_POLICY.erasesPerYear times a year.
+ */
+export function wearBudget(capacity?: number): { reclaimBytes: number; bytesPerDay: number } {
+  const cap = capacity === undefined ? STORAGE_BYTES : capacity;
+  const journals = firmwareJournals();
+  let live = INSTALLED_BYTES;
+  for (let i = 0; i < journals.length; i++) live += journals[i].maxSegments * fileFootprint(journals[i].segmentBytes);
+  const reclaim = cap - live - STORAGE_POLICY.reserveBytes;
+  return { reclaimBytes: reclaim, bytesPerDay: Math.max(0, Math.floor((STORAGE_POLICY.erasesPerYear * reclaim) / 365)) };
+}
+
 /** Every journal of the firmware as main.ts opens it. */
 export function firmwareJournals(): JournalPlan[] {
   return [

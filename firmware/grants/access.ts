@@ -175,6 +175,16 @@ export class AccessControl {
     return this.store.compact(this.trustedNow());
   }
 
+  /**
+   * maintain() when an entry has expired, else nothing: the daily pruning
+   * (firmware/store/upkeep.ts), which must not rewrite the journal, and so
+   * wear Storage, on a day it would drop nothing.
+   */
+  prune(): boolean {
+    if (this.closed) return false;
+    return this.store.hasExpired(this.trustedNow()) ? this.maintain() : true;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

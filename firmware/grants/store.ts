@@ -203,6 +203,16 @@ export class GrantStore implements GrantState {
     return true;
   }
 
+  /** True when compact(now) would forget something: an entry more than PRUNE_MARGIN_S past its time. */
+  hasExpired(now?: number): boolean {
+    if (!(typeof now === "number" && now > 0)) return false;
+    var cut = now - PRUNE_MARGIN_S;
+    var id = "";
+    for (id in this.revG) if (this.revG.hasOwnProperty(id) && this.revG[id] < cut) return true;
+    for (id in this.uses) if (this.uses.hasOwnProperty(id) && this.uses[id].exp < cut) return true;
+    return false;
+  }
+
   /** Journal space left, for the lead's maintenance policy. */
   bytesFree(): number {
     return this.j.bytesFree();
