@@ -50,7 +50,12 @@ export interface JournalPlan {
 
 /** How the firmware keeps Storage (firmware/store/upkeep.ts). */
 export const STORAGE_POLICY = {
-  /** Tail kept free: room for the largest create plus days of writes while compaction must wait. */
+  /**
+   * Tail kept free: room for the largest create, and for most of a day of
+   * writes at the planned rate (WEAR_PLAN) while compaction must wait for
+   * the battery. Every page of it taken from the reserve is a page less to
+   * reclaim per compaction, so more would cost wear.
+   */
   reserveBytes: 8192,
   /** The tail is checked this often even when nothing was written. */
   checkMs: 3600000,

@@ -78,7 +78,10 @@ export function live(kind: Case, days: number): Life {
   }
   const end = box.flash.stats();
   const allocated: { [prefix: string]: number } = {};
-  for (const k of Object.keys(end.allocated)) allocated[k] = end.allocated[k] - (start.allocated[k] || 0);
+  for (const k of Object.keys(end.allocated)) {
+    const n = end.allocated[k] - (start.allocated[k] || 0);
+    if (n > 0) allocated[k] = n;
+  }
   const failures = box.events.filter((e) => /^store_|^compaction_failed$/.test(e.reason)).map((e) => e.type + ":" + e.reason);
   box.close();
   return {
