@@ -127,7 +127,7 @@ export const WEAR_PLAN: { [prefix: string]: number } = {
   latch: 1024,
   cfg: 288,
   ble: 1024,
-  ulev: 4096,
+  ulev: 3072,
   ulcmd: 576,
   ultime: 800,
   vc: 1056,
