@@ -36,6 +36,9 @@ export function blobsFirst(o: { flash: Flash; area: CodeArea | undefined; sha256
     free: function () {
       return flash.free();
     },
+    usage: function () {
+      return flash.usage();
+    },
     compact: function () {
       flash.compact();
     },
