@@ -116,9 +116,12 @@ export function start(hal: Hal, builtIn: Config): Keybox {
     },
   });
   const preverify = pre;
+  const keyOf = function (id: number) {
+    return access.issuerKey(id);
+  };
   // A new key set or a revoked key changes which verifier tables may be used.
   const tablesSub = events.on(function (e) {
-    if (e.type === "grants" && (e.reason === "keys" || e.reason === "revoked_key")) loadTables({ flash: hal.flash, crc32: crc32, keyIds: access.keyIds() });
+    if (e.type === "grants" && (e.reason === "keys" || e.reason === "revoked_key")) loadTables({ flash: hal.flash, crc32: crc32, keyIds: access.keyIds(), keyOf: keyOf });
   });
   const gate = new Gatekeeper({ access: access, latch: latch, battery: hal.battery, events: events, minStartMv: config.latch.minStartMv });
   const ble = new BleService({
@@ -225,7 +228,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
   // On the next tick, so whoever start() returns to hears the keys the box now trusts and the boot.
   hal.clock.after(0, function () {
     const keys = provision(hal, config, access, events);
-    const tables = loadTables({ flash: hal.flash, crc32: crc32, keyIds: access.keyIds() });
+    const tables = loadTables({ flash: hal.flash, crc32: crc32, keyIds: access.keyIds(), keyOf: keyOf });
     events.emit("boot", latch.state(), { version: FIRMWARE_VERSION, keys: keys, tables: tables.keys + (tables.base ? 1 : 0) });
     hal.log("keybox " + config.boxId + " v" + FIRMWARE_VERSION + " up, latch " + latch.state() + ", " + keys + " issuer key(s)");
   });

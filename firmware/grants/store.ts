@@ -5,6 +5,8 @@ import { Journal } from "../store/journal";
 import { Crc32 } from "../store/crc32";
 import { hexOf, isHex16, putHex } from "./codec";
 import { GrantState } from "./decide";
+import { keyIsSane } from "../crypto/keycheck";
+import { publicKeyIsValid } from "../crypto/ed25519-ref";
 
 /*
  * Journal records of the grant store. The first byte is the type; integers
@@ -116,10 +118,12 @@ export class GrantStore implements GrantState {
     for (var i = 0; i < keys.length; i++) {
       var k = keys[i];
       if (!k || !(k.id >= 1 && k.id <= 65535 && Math.floor(k.id) === k.id) || seen[k.id]) return "keys_invalid";
-      if (!isBytes(k.publicKey) || k.publicKey.length !== 32) return "keys_invalid";
+      if (!isBytes(k.publicKey) || !keyIsSane(k.publicKey)) return "keys_invalid";
       seen[k.id] = true;
     }
     if (sameKeys(this.keys, keys)) return undefined;
+    // The full decode (a square root: seconds on the board) only for a key set that changes.
+    for (i = 0; i < keys.length; i++) if (!publicKeyIsValid(keys[i].publicKey)) return "keys_invalid";
     return this.persist(keysRecord(keys), now) ? undefined : "store_full";
   }
 
@@ -229,7 +233,9 @@ export class GrantStore implements GrantState {
         var keys: IssuerKey[] = [];
         for (var i = 0; i < k; i++) {
           var p = 2 + 34 * i;
-          keys.push({ id: (r[p] << 8) | r[p + 1], publicKey: r.slice(p + 2, p + 34) });
+          var pk = r.slice(p + 2, p + 34);
+          // a key written before keys were checked, and unusable: never trusted
+          if (keyIsSane(pk)) keys.push({ id: (r[p] << 8) | r[p + 1], publicKey: pk });
         }
         this.keys = keys;
         return;
