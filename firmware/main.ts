@@ -11,6 +11,7 @@ import { AccessControl } from "./grants/access";
 import { parseProvisioning } from "./grants/provision";
 import { pickCrc32 } from "./store/crc32";
 import { useAccel, verify } from "./crypto/ed25519";
+import { publicKeyIsValid } from "./crypto/ed25519-ref";
 import { BleService } from "./ble/service";
 import { Gatekeeper } from "./gatekeeper";
 import { VerifiedCache } from "./crypto/verified-cache";
@@ -101,6 +102,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
     clockState: function () {
       return wallclock.state();
     },
+    keyCheck: publicKeyIsValid,
   });
   pre = new PreVerifier({
     cache: cache,

@@ -24,6 +24,8 @@ export interface AccessOptions {
   prefix?: string;
   segmentBytes?: number;
   maxSegments?: number;
+  /** The full check of a new issuer key (grants/store.ts keyCheck). */
+  keyCheck?: (publicKey: Uint8Array) => boolean;
 }
 
 export interface AccessRequest {
@@ -65,6 +67,7 @@ export class AccessControl {
       prefix: o.prefix,
       segmentBytes: o.segmentBytes,
       maxSegments: o.maxSegments,
+      keyCheck: o.keyCheck,
     });
   }
 

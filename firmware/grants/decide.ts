@@ -33,7 +33,8 @@ export interface ClockState {
 export interface GrantState {
   issuerKey(keyId: number): Uint8Array | undefined;
   keyRevoked(keyId: number): boolean;
-  grantRevoked(grantId: string): boolean;
+  /** Revoked by id, or by a watermark over not-after (grants/store.ts REVW). */
+  grantRevoked(grantId: string, notAfter: number): boolean;
   /** Uses already spent on this grant id. */
   usesOf(grantId: string): number;
 }
@@ -105,7 +106,7 @@ export function decide(input: DecideInput): Decision {
   if (!pk) return { ok: false, reason: "unknown_key", grant: g };
   if (!safeVerify(input.verify, g.signature, g.signed, pk)) return { ok: false, reason: "bad_signature", grant: g };
   if (g.boxId !== input.boxId) return { ok: false, reason: "wrong_box", grant: g };
-  if (st.grantRevoked(g.grantId)) return { ok: false, reason: "revoked", grant: g, detail: "grant" };
+  if (st.grantRevoked(g.grantId, g.notAfter)) return { ok: false, reason: "revoked", grant: g, detail: "grant" };
   var c = input.clock;
   if (!c || c.known !== true || typeof c.now !== "number" || !(c.now >= MIN_TIME)) {
     return { ok: false, reason: "clock_unknown", grant: g };

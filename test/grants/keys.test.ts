@@ -40,7 +40,7 @@ const NON_CANONICAL = [
 function rig() {
   const clock = new VirtualClock({ wallAtBoot: T0 + 60 });
   const events = new EventBus({ now: () => ({ t: Math.floor(clock.wall()), m: clock.monotonic() }) });
-  const access = new AccessControl({ flash: new SimFlash(), clock, events, crc32, verify, boxId: "KB-000001" });
+  const access = new AccessControl({ flash: new SimFlash(), clock, events, crc32, verify, boxId: "KB-000001", keyCheck: publicKeyIsValid });
   return { clock, events, access };
 }
 
