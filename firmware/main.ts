@@ -86,7 +86,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
       return tamper.alarm.active();
     },
   });
-  const battery = new BatteryMonitor({ battery: hal.battery, clock: hal.clock, events: events });
+  const battery = new BatteryMonitor({ battery: hal.battery, clock: hal.clock, events: events, reserveMv: config.latch.deliveryMv });
   const wallclock = openWallClock({ clock: hal.clock, flash: hal.flash, crc32: crc32, events: events });
   const cache = new VerifiedCache({ capacity: CACHE_ENTRIES, flash: hal.flash, crc32: crc32, hash: hal.accel.sha256 });
   let pre: PreVerifier | undefined;
@@ -125,7 +125,18 @@ export function start(hal: Hal, builtIn: Config): Keybox {
   const tablesSub = events.on(function (e) {
     if (e.type === "grants" && (e.reason === "keys" || e.reason === "revoked_key")) loadTables({ flash: hal.flash, crc32: crc32, keyIds: access.keyIds(), keyOf: keyOf });
   });
-  const gate = new Gatekeeper({ access: access, latch: latch, battery: hal.battery, events: events, minStartMv: config.latch.minStartMv });
+  const gate = new Gatekeeper({
+    access: access,
+    latch: latch,
+    battery: hal.battery,
+    events: events,
+    minStartMv: config.latch.minStartMv,
+    reserveMv: config.latch.reserveMv,
+    deliveryMv: config.latch.deliveryMv,
+    known: function (g) {
+      return preverify.knows(g);
+    },
+  });
   const ble = new BleService({
     ble: hal.ble,
     clock: hal.clock,
@@ -141,7 +152,10 @@ export function start(hal: Hal, builtIn: Config): Keybox {
     },
     handler: {
       request: function (kind, grant, cb, holder) {
-        cb(gate.request(kind, grant, "ble", holder));
+        gate.request(kind, grant, "ble", holder, cb);
+      },
+      screen: function (kind, grant) {
+        return gate.screen(kind, grant);
       },
       state: function () {
         const s = latch.status();

@@ -4,6 +4,9 @@ import { EventBus } from "./events";
 import { decodeGrant } from "./grants/codec";
 import { sameBytes } from "./crypto/keycheck";
 
+/** Length of the grant signature's domain prefix ("keybox grant v1" and a 0 byte, grants/codec.ts). */
+const GRANT_DOMAIN_BYTES = 16;
+
 type Verify = (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => boolean;
 
 /**
@@ -46,11 +49,34 @@ export class PreVerifier {
     });
   }
 
-  /** A verify() for the access decision that answers from the cache when it can. */
+  /**
+   * A verify() for the access decision that answers from the cache when it
+   * can. A grant that verifies here is remembered too: a grant verified
+   * once is never verified again while it lives, so it is served even while
+   * a stranger spends the box's budget of verifications.
+   */
   verify(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): boolean {
     const kid = this.keyIdOf(pk);
     if (kid !== undefined && this.o.cache.has(joined(pk, joined(msg, sig)), kid)) return true;
-    return this.o.verify(sig, msg, pk);
+    const ok = this.o.verify(sig, msg, pk);
+    if (ok && kid !== undefined) this.learn(sig, msg, pk, kid);
+    return ok;
+  }
+
+  /** Whether these grant bytes were verified before under the key their id names now (no verification needed). */
+  knows(bytes: Uint8Array): boolean {
+    const d = decodeGrant(bytes);
+    if (!d.ok) return false;
+    const pk = this.o.issuerKey(d.grant.keyId);
+    return !!pk && this.o.cache.has(joined(pk, joined(d.grant.signed, d.grant.signature)), d.grant.keyId);
+  }
+
+  /** Remembers a grant whose signature just verified (not a holder proof: those are per challenge). */
+  private learn(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array, kid: number): void {
+    if (msg.length <= GRANT_DOMAIN_BYTES) return;
+    const d = decodeGrant(joined(msg.subarray(GRANT_DOMAIN_BYTES), sig));
+    if (!d.ok || d.grant.keyId !== kid || !sameBytes(d.grant.signed, msg)) return;
+    this.o.cache.remember(joined(pk, joined(msg, sig)), d.grant.grantId, kid, d.grant.notAfter);
   }
 
   /** Verifies a pushed grant now and remembers it; returns undefined, or why it was not remembered. */

