@@ -221,18 +221,18 @@ export class WallClock {
   private persist(t: number): void {
     if (t <= this.floor) return;
     this.floor = t;
-    this.write(word(0, t));
+    this.record(word(0, t));
   }
 
   /** Keeps (or, with 0, clears) the unconfirmed jump for the next boot to confirm. */
   private remember(t: number): void {
     if (t === this.written) return;
     this.written = t;
-    this.write(word(CANDIDATE, t));
+    this.record(word(CANDIDATE, t));
   }
 
   /** Appends; a full journal is rewritten as the floor and the candidate. */
-  private write(r: Uint8Array): void {
+  private record(r: Uint8Array): void {
     if (this.o.log.append(r)) return;
     const keep: Uint8Array[] = [];
     if (this.floor > 0) keep.push(word(0, this.floor));
