@@ -234,7 +234,7 @@ export async function run(argv: string[], io: DriverIo, deps: DriverDeps = {}): 
       if (g.ok) ctx.grantBox = g.grant.boxId;
     }
     if (info) {
-      io.out("box: " + info.boxId + ", state " + info.state + ", firmware " + info.version + ", protocol " + info.protocol);
+      io.out("box: " + info.boxId + ", state " + info.state + (info.version ? ", firmware " + info.version : "") + ", protocol " + info.protocol);
       if (info.protocol !== PROTOCOL_VERSION) io.err("warning: the box speaks protocol " + info.protocol + ", this client " + PROTOCOL_VERSION);
     } else io.out("box: info characteristic unreadable");
     if (link.encrypted === true) io.out("encrypted: yes (LE Secure Connections" + (v.ble ? ")" : "; pairing is simulated)"));

@@ -59,7 +59,7 @@ describe("keybox-driver against the simulator's socket", () => {
     const text = res.out.join("\n");
     for (const step of [
       /connected: simulator at 127\.0\.0\.1:\d+/,
-      /box: KB-TEST01, state ready, firmware , protocol 1/,
+      /box: KB-TEST01, state ready, protocol 1/,
       /encrypted: yes/,
       /sent: unlock request with a 38-byte grant in 3 frames/,
       /decision: granted/,
