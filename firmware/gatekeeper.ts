@@ -1,43 +1,88 @@
-import { Battery } from "../hal";
+import { Battery, Handle } from "../hal";
 import { EventBus } from "./events";
-import { AccessControl } from "./grants/access";
+import { AccessControl, Admission } from "./grants/access";
+import { PERM_ADMIN } from "./grants/codec";
 import { HolderProof } from "./grants/decide";
 import { LatchController } from "./latch/controller";
 
-/** The answer the phone gets when the grant was accepted and the latch was told to move. */
+/** The answer the phone gets once the grant was accepted and the latch's motor started. */
 export const GRANTED = "granted";
+
+export interface GatekeeperOptions {
+  access: AccessControl;
+  latch: LatchController;
+  battery: Battery;
+  events: EventBus;
+  /** The latch's minimum resting voltage to start any motor cycle (a relock included). */
+  minStartMv: number;
+  /** The owner's reserve: an admin grant (or the owner's signed unlock) may still open down to here (default minStartMv). */
+  reserveMv?: number;
+  /** Below this a delivery (a grant without the admin permission) is refused, keeping the reserve for the owner (default reserveMv). */
+  deliveryMv?: number;
+  /** Whether grant bytes were verified before (preverify.ts knows): no signature verification is needed for them. */
+  known?: (grant: Uint8Array) => boolean;
+}
+
+/** What screen() says a request will cost (the radio's names, firmware/ble/service.ts). */
+export const COST_KNOWN = "known";
+export const COST_VERIFY = "verify";
 
 /**
  * Between a presented grant and the latch. The checks that need no grant
- * (the latch can move, the battery can finish a cycle) run first, so a
- * single-use grant is not spent on a box that cannot open; only then is
- * the grant decided, its use persisted, and the latch driven.
+ * (the latch can move, the battery can finish a cycle) run first; then the
+ * grant is decided without spending anything; then the latch is told to
+ * move, and only as its motor is about to start is the use spent and the
+ * phone told "granted". A latch that refuses, or a cycle that ends before
+ * the motor started (the battery sagged, the marker could not be written),
+ * answers with its real reason and spends nothing; a cycle that started but
+ * never opened the box (a jam, a relock after an abort) gives the use back.
+ *
+ * Battery: below deliveryMv deliveries are refused (low_battery) while the
+ * owner's admin grant still opens down to reserveMv: the owner is never
+ * locked out of the box by a flat battery before the motor itself cannot
+ * finish a cycle.
  */
 export class Gatekeeper {
-  constructor(
-    private readonly o: {
-      access: AccessControl;
-      latch: LatchController;
-      battery: Battery;
-      events: EventBus;
-      /** The latch's minimum resting voltage to start a cycle. */
-      minStartMv: number;
-    }
-  ) {}
+  private readonly reserveMv: number;
+  private readonly deliveryMv: number;
 
-  /** Returns GRANTED or the specific reason for refusing. */
-  request(kind: "unlock" | "lock", grant: Uint8Array, channel: string, holder?: HolderProof): string {
+  constructor(private readonly o: GatekeeperOptions) {
+    this.reserveMv = o.reserveMv === undefined ? o.minStartMv : o.reserveMv;
+    this.deliveryMv = o.deliveryMv === undefined ? this.reserveMv : o.deliveryMv;
+  }
+
+  /** Decides and acts; cb(GRANTED or the specific reason) exactly once, when the latch has started or cannot. */
+  request(kind: "unlock" | "lock", grant: Uint8Array, channel: string, holder: HolderProof | undefined, cb: (reason: string) => void): void {
     const o = this.o;
     const before = this.precheck(kind);
     if (before) {
       o.events.emit("access", before, { ch: channel, act: kind, ok: false, pre: true });
-      return before;
+      return cb(before);
     }
-    const r = o.access.present(grant, { action: kind, channel: channel, holder: holder });
-    if (!r.ok) return r.reason;
-    const src = channel + ":" + r.grantId;
-    const refused = kind === "unlock" ? o.latch.unlock(src) : o.latch.lock(src);
-    return refused || GRANTED;
+    const a = o.access.admit(grant, { action: kind, channel: channel, holder: holder });
+    if ("reason" in a) return cb(a.reason);
+    const mv = o.battery.millivolts();
+    if (kind === "unlock" && (a.perms & PERM_ADMIN) === 0 && mv < this.deliveryMv) {
+      o.access.finish(a, "low_battery");
+      o.events.emit("power", "reserve_kept", { mv: mv, deliveryMv: this.deliveryMv, reserveMv: this.reserveMv });
+      return cb("low_battery");
+    }
+    this.act(kind, a, cb);
+  }
+
+  /**
+   * What deciding this request would cost, without deciding it: a cheap
+   * refusal's reason (the latch or battery cannot, or the grant fails a
+   * check that needs no cryptography), COST_KNOWN for a grant verified
+   * before, or COST_VERIFY when only a signature verification can tell.
+   * The radio charges its box-wide budget for COST_VERIFY alone.
+   */
+  screen(kind: "unlock" | "lock", grant: Uint8Array): string {
+    const before = this.precheck(kind);
+    if (before) return before;
+    const cheap = this.o.access.screen(grant, kind);
+    if (cheap) return cheap;
+    return this.o.known && this.o.known(grant) ? COST_KNOWN : COST_VERIFY;
   }
 
   /** The refusals that need no grant: whether the latch can move and the battery can finish a cycle. */
@@ -50,7 +95,42 @@ export class Gatekeeper {
       if (state === "locked") return "already_locked";
       if (state === "unlocking" || state === "locking") return "busy";
     }
-    if (this.o.battery.millivolts() < this.o.minStartMv) return "low_battery";
+    if (this.o.battery.millivolts() < (kind === "unlock" ? this.reserveMv : this.o.minStartMv)) return "low_battery";
     return undefined;
+  }
+
+  private act(kind: "unlock" | "lock", a: Admission, cb: (reason: string) => void): void {
+    const o = this.o;
+    let answered = false;
+    let started = false;
+    let sub: Handle | undefined;
+    const answer = function (reason: string) {
+      if (answered) return;
+      answered = true;
+      o.access.finish(a, reason);
+      cb(reason);
+    };
+    const commit = function (): string | undefined {
+      const err = o.access.spend(a);
+      if (err) {
+        answer(err);
+        return err;
+      }
+      started = true;
+      answer(GRANTED);
+      return undefined;
+    };
+    const src = a.channel + ":" + a.grantId;
+    const refused = kind === "unlock" ? o.latch.unlock(src, commit) : o.latch.lock(src, commit);
+    if (refused) return answer(refused);
+    const goal = kind === "unlock" ? "open" : "locked";
+    sub = o.latch.onState(function (state, why) {
+      if (state === "unlocking" || state === "locking") return;
+      if (sub) sub.cancel();
+      sub = undefined;
+      if (!started) return answer(why);
+      // the motor ran but the box never opened: the use was not used
+      if (kind === "unlock" && state !== goal && (state === "locked" || why === "jam")) o.access.refund(a, why);
+    });
   }
 }

@@ -1,6 +1,7 @@
 import { Flash } from "../hal";
 import { addKeyTable, clearKeyTables, tableBytes, useBaseTable } from "./crypto/ed25519";
 import { Crc32 } from "./store/crc32";
+import { sameBytes } from "./crypto/keycheck";
 
 /*
  * The verifier's precomputed comb tables in Storage: "edB" for the base
@@ -43,9 +44,11 @@ export function intactTable(file: Uint8Array | undefined, crc32: Crc32): Uint8Ar
 
 /**
  * Installs the intact tables for the base point and the given trusted keys
- * (and drops any other key's). Returns how many key tables are in use.
+ * (and drops any other key's). With keyOf, a table is installed only when
+ * it was built for the bytes the key id names now: a table is keyed by its
+ * key, never by the id alone. Returns how many key tables are in use.
  */
-export function loadTables(o: { flash: Flash; crc32: Crc32; keyIds: number[] }): { base: boolean; keys: number } {
+export function loadTables(o: { flash: Flash; crc32: Crc32; keyIds: number[]; keyOf?: (id: number) => Uint8Array | undefined }): { base: boolean; keys: number } {
   const base = intactTable(o.flash.read(BASE_TABLE_FILE), o.crc32);
   const haveBase = base !== undefined && useBaseTable(base);
   if (!haveBase) useBaseTable(undefined);
@@ -53,6 +56,8 @@ export function loadTables(o: { flash: Flash; crc32: Crc32; keyIds: number[] }):
   let keys = 0;
   for (let i = 0; i < o.keyIds.length; i++) {
     const t = intactTable(o.flash.read(keyTableFile(o.keyIds[i])), o.crc32);
+    const pk = o.keyOf ? o.keyOf(o.keyIds[i]) : undefined;
+    if (o.keyOf && (!pk || !t || !sameBytes(t.subarray(4, 36), pk))) continue;
     if (t && addKeyTable(t)) keys++;
   }
   return { base: haveBase, keys: keys };

@@ -11,6 +11,7 @@ import { AccessControl } from "./grants/access";
 import { parseProvisioning } from "./grants/provision";
 import { pickCrc32 } from "./store/crc32";
 import { useAccel, verify } from "./crypto/ed25519";
+import { publicKeyIsValid } from "./crypto/ed25519-ref";
 import { BleService } from "./ble/service";
 import { Gatekeeper } from "./gatekeeper";
 import { VerifiedCache } from "./crypto/verified-cache";
@@ -103,7 +104,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
       return tamper.alarm.active();
     },
   });
-  const battery = new BatteryMonitor({ battery: hal.battery, clock: hal.clock, events: events });
+  const battery = new BatteryMonitor({ battery: hal.battery, clock: hal.clock, events: events, reserveMv: config.latch.deliveryMv });
   const wallclock = openWallClock({ clock: hal.clock, flash: flash, crc32: crc32, events: events });
   const cache = new VerifiedCache({ capacity: CACHE_ENTRIES, flash: flash, crc32: crc32, hash: hal.accel.sha256 });
   let pre: PreVerifier | undefined;
@@ -119,6 +120,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
     clockState: function () {
       return wallclock.state();
     },
+    keyCheck: publicKeyIsValid,
   });
   pre = new PreVerifier({
     cache: cache,
@@ -134,22 +136,36 @@ export function start(hal: Hal, builtIn: Config): Keybox {
     },
   });
   const preverify = pre;
+  const keyOf = function (id: number) {
+    return access.issuerKey(id);
+  };
   // The verifier's tables from the code area, where Storage's compaction cannot move them; else from Storage.
   const tableFlash = blobsFirst({ flash: flash, area: hal.codeArea, sha256: hal.accel.sha256 });
   // A new key set or a revoked key changes which verifier tables may be used;
   // a compaction may have moved the ones read from Storage (the verifier keeps views).
   const tablesSub = events.on(function (e) {
-    if (e.type === "grants" && (e.reason === "keys" || e.reason === "revoked_key")) loadTables({ flash: tableFlash, crc32: crc32, keyIds: access.keyIds() });
+    if (e.type === "grants" && (e.reason === "keys" || e.reason === "revoked_key")) loadTables({ flash: tableFlash, crc32: crc32, keyIds: access.keyIds(), keyOf: keyOf });
   });
   const tablesMoved = upkeep.onCompacted(function () {
-    loadTables({ flash: tableFlash, crc32: crc32, keyIds: access.keyIds() });
+    loadTables({ flash: tableFlash, crc32: crc32, keyIds: access.keyIds(), keyOf: keyOf });
   });
   const pruneGrants = upkeep.addJob(function () {
     access.prune();
     const now = wallclock.state();
     if (now.known) cache.prune(Math.floor(now.now));
   });
-  const gate = new Gatekeeper({ access: access, latch: latch, battery: hal.battery, events: events, minStartMv: config.latch.minStartMv });
+  const gate = new Gatekeeper({
+    access: access,
+    latch: latch,
+    battery: hal.battery,
+    events: events,
+    minStartMv: config.latch.minStartMv,
+    reserveMv: config.latch.reserveMv,
+    deliveryMv: config.latch.deliveryMv,
+    known: function (g) {
+      return preverify.knows(g);
+    },
+  });
   const ble = new BleService({
     ble: hal.ble,
     clock: hal.clock,
@@ -165,7 +181,10 @@ export function start(hal: Hal, builtIn: Config): Keybox {
     },
     handler: {
       request: function (kind, grant, cb, holder) {
-        cb(gate.request(kind, grant, "ble", holder));
+        gate.request(kind, grant, "ble", holder, cb);
+      },
+      screen: function (kind, grant) {
+        return gate.screen(kind, grant);
       },
       state: function () {
         const s = latch.status();
@@ -254,7 +273,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
   // On the next tick, so whoever start() returns to hears the keys the box now trusts and the boot.
   hal.clock.after(0, function () {
     const keys = provision(hal, config, access, events);
-    const tables = loadTables({ flash: tableFlash, crc32: crc32, keyIds: access.keyIds() });
+    const tables = loadTables({ flash: tableFlash, crc32: crc32, keyIds: access.keyIds(), keyOf: keyOf });
     events.emit("boot", latch.state(), { version: FIRMWARE_VERSION, keys: keys, tables: tables.keys + (tables.base ? 1 : 0) });
     hal.log("keybox " + config.boxId + " v" + FIRMWARE_VERSION + " up, latch " + latch.state() + ", " + keys + " issuer key(s)");
   });

@@ -2,6 +2,10 @@ import { Clock, Handle } from "../hal";
 import { VerifiedCache } from "./crypto/verified-cache";
 import { EventBus } from "./events";
 import { decodeGrant } from "./grants/codec";
+import { sameBytes } from "./crypto/keycheck";
+
+/** Length of the grant signature's domain prefix ("keybox grant v1" and a 0 byte, grants/codec.ts). */
+const GRANT_DOMAIN_BYTES = 16;
 
 type Verify = (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => boolean;
 
@@ -14,7 +18,7 @@ type Verify = (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => boolean;
  * revoking a grant or a key, or rotating keys, drops their entries.
  */
 export class PreVerifier {
-  private trusted: number[];
+  private trusted: Array<{ id: number; pk: Uint8Array | undefined }>;
   private readonly sub: Handle;
 
   constructor(
@@ -28,24 +32,51 @@ export class PreVerifier {
       keyIds: () => number[];
     }
   ) {
-    this.trusted = o.keyIds();
+    this.trusted = this.keys();
     this.sub = o.events.on((e) => {
       if (e.type !== "grants" || !e.d) return;
       if (e.reason === "revoked_grant") o.cache.forgetGrant(String(e.d.g));
       if (e.reason === "revoked_key") o.cache.forgetKey(Number(e.d.k));
       if (e.reason === "keys") {
-        const now = o.keyIds();
-        for (let i = 0; i < this.trusted.length; i++) if (now.indexOf(this.trusted[i]) < 0) o.cache.forgetKey(this.trusted[i]);
-        this.trusted = now;
+        // a key id that went away or now names other bytes: its entries go
+        for (let i = 0; i < this.trusted.length; i++) {
+          const t = this.trusted[i];
+          const pk = o.issuerKey(t.id);
+          if (!pk || !t.pk || !sameBytes(pk, t.pk)) o.cache.forgetKey(t.id);
+        }
+        this.trusted = this.keys();
       }
     });
   }
 
-  /** A verify() for the access decision that answers from the cache when it can. */
+  /**
+   * A verify() for the access decision that answers from the cache when it
+   * can. A grant that verifies here is remembered too: a grant verified
+   * once is never verified again while it lives, so it is served even while
+   * a stranger spends the box's budget of verifications.
+   */
   verify(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): boolean {
     const kid = this.keyIdOf(pk);
-    if (kid !== undefined && this.o.cache.has(joined(msg, sig), kid)) return true;
-    return this.o.verify(sig, msg, pk);
+    if (kid !== undefined && this.o.cache.has(joined(pk, joined(msg, sig)), kid)) return true;
+    const ok = this.o.verify(sig, msg, pk);
+    if (ok && kid !== undefined) this.learn(sig, msg, pk, kid);
+    return ok;
+  }
+
+  /** Whether these grant bytes were verified before under the key their id names now (no verification needed). */
+  knows(bytes: Uint8Array): boolean {
+    const d = decodeGrant(bytes);
+    if (!d.ok) return false;
+    const pk = this.o.issuerKey(d.grant.keyId);
+    return !!pk && this.o.cache.has(joined(pk, joined(d.grant.signed, d.grant.signature)), d.grant.keyId);
+  }
+
+  /** Remembers a grant whose signature just verified (not a holder proof: those are per challenge). */
+  private learn(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array, kid: number): void {
+    if (msg.length <= GRANT_DOMAIN_BYTES) return;
+    const d = decodeGrant(joined(msg.subarray(GRANT_DOMAIN_BYTES), sig));
+    if (!d.ok || d.grant.keyId !== kid || !sameBytes(d.grant.signed, msg)) return;
+    this.o.cache.remember(joined(pk, joined(msg, sig)), d.grant.grantId, kid, d.grant.notAfter);
   }
 
   /** Verifies a pushed grant now and remembers it; returns undefined, or why it was not remembered. */
@@ -58,12 +89,19 @@ export class PreVerifier {
     if (!pk) return "unknown_key";
     if (!this.o.verify(g.signature, g.signed, pk)) return "bad_signature";
     this.o.cache.prune(Math.floor(this.o.clock.wall()));
-    return this.o.cache.remember(joined(g.signed, g.signature), g.grantId, g.keyId, g.notAfter) ? undefined : "cache_store";
+    return this.o.cache.remember(joined(pk, joined(g.signed, g.signature)), g.grantId, g.keyId, g.notAfter) ? undefined : "cache_store";
   }
 
   close(): void {
     this.sub.cancel();
     this.o.cache.close();
+  }
+
+  private keys(): Array<{ id: number; pk: Uint8Array | undefined }> {
+    const ids = this.o.keyIds();
+    const out: Array<{ id: number; pk: Uint8Array | undefined }> = [];
+    for (let i = 0; i < ids.length; i++) out.push({ id: ids[i], pk: this.o.issuerKey(ids[i]) });
+    return out;
   }
 
   private keyIdOf(pk: Uint8Array): number | undefined {
@@ -81,10 +119,4 @@ function joined(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a, 0);
   out.set(b, a.length);
   return out;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -75,7 +75,8 @@ describe("the flashed bundle", () => {
     sb.run(code);
     sb.hw.advance(10);
     expect(sb.hw.logs.join("\n")).toMatch(/latch open/);
-    expect(sb.hw.nrf.advertising[sb.hw.nrf.advertising.length - 1].options.manufacturerData).toEqual([1, 2]);
+    // advertised as ready, exactly like a locked box: a passer-by cannot tell it is open (issue 13 point 5)
+    expect(sb.hw.nrf.advertising[sb.hw.nrf.advertising.length - 1].options.manufacturerData).toEqual([1, 1]);
   });
 
   const bin = process.env.ESPRUINO_BIN;

@@ -6,13 +6,20 @@ import { GattLayout } from "../../hal";
  * or needed to talk; only a valid owner-signed grant changes anything.
  *
  * GATT: one primary service (LAYOUT.service) with three characteristics.
- * - info (read): byte 0 protocol version (1), byte 1 coarse state (1 locked,
- *   2 open, 3 busy, 4 fault), byte 2 box id length n, bytes 3..3+n the box id
- *   (ASCII), then the firmware version (ASCII) to the end.
+ * - info (read): byte 0 protocol version (1), byte 1 readiness (1 ready:
+ *   it can take a request now, 3 busy: the latch is moving), byte 2 box id
+ *   length n, bytes 3..3+n the box id (ASCII); nothing after it (earlier
+ *   firmware put its version here: a reader takes what follows as a version).
  * - request (write without response): request frames from the phone.
  * - response (notify): response frames from the box.
  * Advertising: the name "Keybox <box id>" and manufacturer data 0xFFFF,
- * protocol version, coarse state (see advertising.ts).
+ * protocol version, readiness (see advertising.ts).
+ *
+ * Privacy: whoever is in range may read the advertising, the info
+ * characteristic and STATE without a grant; all three say only the box id
+ * and whether it can take a request now, never whether the box is open,
+ * whether the key is inside, or the firmware version. A connection on which
+ * a grant was granted gets the full state (latch, lid, key, version).
  *
  * Framing (framing.ts has the byte format): each message is split into
  * frames of at most 20 bytes with a 6-bit tag, a first frame that carries
@@ -42,7 +49,9 @@ import { GattLayout } from "../../hal";
  *                 fault). After a granted UNLOCK or LOCK the box sends the
  *                 state at the decision, then every change while the
  *                 phone stays connected.
- *   0x83 STATE    JSON (ASCII) of the box's state: {"latch":"locked",...}
+ *   0x83 STATE    JSON (ASCII): before a grant was granted on this
+ *                 connection {"box":"<id>","ready":true|false}; after, the
+ *                 box's full state {"latch":"locked","lid":...,"key":...,"v":...}
  *   0x84 CHALLENGE 16 random bytes.
  *   0x8F ERROR    bytes 1-4 retry-after in ms (big-endian; 0 when retrying
  *                 sooner does not help), then an error code (ASCII).
@@ -112,11 +121,11 @@ export const ERR_BUSY = "busy";
 export const ERR_STORE = "store_failed";
 export const ERR_TOO_MANY = "too_many_errors";
 
-/** Coarse states a passer-by may see. */
-export type CoarseState = "locked" | "open" | "busy" | "fault";
+/** What a passer-by may see: whether the box can take a request now. */
+export type CoarseState = "ready" | "busy";
 
-const COARSE_CODES: { [s: string]: number } = { locked: 1, open: 2, busy: 3, fault: 4 };
-const COARSE_NAMES = ["", "locked", "open", "busy", "fault"];
+const COARSE_CODES: { [s: string]: number } = { ready: 1, busy: 3 };
+const COARSE_NAMES = ["", "ready", "", "busy"];
 
 export function coarseCode(state: CoarseState): number {
   return COARSE_CODES[state] || 3;
@@ -126,10 +135,9 @@ export function coarseName(code: number): string {
   return COARSE_NAMES[code] || "unknown";
 }
 
-/** Reduces a latch state to what may be advertised: moving states are just "busy". */
+/** Reduces a latch state to what may be advertised: ready when it stands still (whichever way), busy while it moves. */
 export function coarseOf(latch: string): CoarseState {
-  if (latch === "locked" || latch === "open" || latch === "fault") return latch;
-  return "busy";
+  return latch === "unlocking" || latch === "locking" ? "busy" : "ready";
 }
 
 /** ASCII bytes of s (characters above 0x7E become '?': codes are ASCII by contract). */
@@ -201,15 +209,13 @@ export function splitGrantRequest(m: Uint8Array): { grant: Uint8Array; proof: Ui
   return { grant: m.subarray(3, 3 + g), proof: rest ? m.subarray(3 + g) : undefined };
 }
 
-export function infoValue(boxId: string, version: string, state: CoarseState): Uint8Array {
+export function infoValue(boxId: string, state: CoarseState): Uint8Array {
   const id = ascii(boxId);
-  const v = ascii(version);
-  const out = new Uint8Array(3 + id.length + v.length);
+  const out = new Uint8Array(3 + id.length);
   out[0] = PROTOCOL_VERSION;
   out[1] = coarseCode(state);
   out[2] = id.length;
   out.set(id, 3);
-  out.set(v, 3 + id.length);
   return out;
 }
 

@@ -53,7 +53,19 @@ export interface BleHandler {
   request(kind: RequestKind, grant: Uint8Array, cb: (reasonCode: string) => void, holder?: HolderProof): void;
   /** The state a phone may read: at least the latch state. */
   state(): { latch: string; [key: string]: EventValue };
+  /**
+   * Optional: what deciding a request would cost, without deciding it (the
+   * gatekeeper's screen): "verify" when only a signature verification can
+   * tell, "known" for a grant verified before, else the cheap refusal's
+   * reason. Without it every grant request counts as a verification.
+   */
+  screen?(kind: RequestKind, grant: Uint8Array): string;
 }
+
+/** screen()'s answer for a grant that needs a signature verification: the only kind the box-wide budget is for. */
+export const COST_VERIFY = "verify";
+/** screen()'s answer for a grant verified before: served without a verification, whatever the budget. */
+export const COST_KNOWN = "known";
 
 export interface BleServiceConfig {
   boxId: string;
@@ -123,7 +135,7 @@ interface Session {
   nextAllowed: number;
   tokens: number;
   tokenAt: number;
-  /** Set after a granted request: latch progress is forwarded to this phone. */
+  /** Set after a granted request: latch progress is forwarded to this phone, and STATE answers in full. */
   watching: boolean;
   /** A grant from this session is being decided. */
   waiting: boolean;
@@ -240,7 +252,7 @@ export class BleService {
     if (coarse !== this.coarse) {
       this.coarse = coarse;
       const c = this.o.config;
-      this.o.ble.setInfo(infoValue(c.boxId, c.firmwareVersion === undefined ? "" : c.firmwareVersion, coarse));
+      this.o.ble.setInfo(infoValue(c.boxId, coarse));
       advertise(this.o.ble, c.boxId, coarse);
     }
     const s = this.session;
@@ -391,12 +403,18 @@ export class BleService {
   }
 
   private sendState(s: Session): void {
+    if (!s.watching) {
+      // a stranger learns the box id and whether it can take a request, nothing more
+      const ready = coarseOf(this.latchState()) === "ready" && !this.pending;
+      return this.send(s, textMessage(MSG_STATE_REPLY, JSON.stringify({ box: this.o.config.boxId, ready: ready })));
+    }
     let st: { [key: string]: EventValue };
     try {
       st = this.o.handler.state();
     } catch (e) {
       st = { latch: "fault" };
     }
+    if (this.o.config.firmwareVersion !== undefined) st.v = this.o.config.firmwareVersion;
     let json = JSON.stringify(st);
     if (json.length > 400) json = JSON.stringify({ latch: st.latch });
     this.send(s, textMessage(MSG_STATE_REPLY, json));
@@ -425,23 +443,36 @@ export class BleService {
 
   private grant(s: Session, type: number, grant: Uint8Array, holder: HolderProof | undefined): void {
     if (this.pending) return this.refuse(s, ERR_BUSY, 0);
+    const kind: RequestKind = type === MSG_UNLOCK ? "unlock" : "lock";
     const now = this.o.clock.monotonic();
-    const wait = Math.max(this.blockedUntil - now, s.nextAllowed - now);
+    // Only a signature verification costs the box anything (seconds of CPU and battery):
+    // junk, wrong boxes and expired or revoked grants are refused for free, and
+    // back off only the link that sent them; a grant verified before is always served.
+    let cost = COST_VERIFY;
+    try {
+      if (this.o.handler.screen) cost = this.o.handler.screen(kind, grant);
+    } catch (e) {
+      cost = COST_VERIFY;
+    }
+    const charged = cost === COST_VERIFY;
+    const wait = Math.max(charged ? this.blockedUntil - now : 0, s.nextAllowed - now);
     if (wait > 0) return this.refuse(s, ERR_RATE, wait);
-    // Charge the attempt durably before the decision: a reset during the check still counts it.
-    if (!this.store.save(this.failures + 1)) return this.refuse(s, ERR_STORE, 0);
-    this.failures++;
+    if (!charged && cost !== COST_KNOWN) return this.cheapRefusal(s, type, kind, cost);
+    // Charge a verification durably before the decision: a reset during the check still counts it.
+    if (charged) {
+      if (!this.store.save(this.failures + 1)) return this.refuse(s, ERR_STORE, 0);
+      this.failures++;
+    }
     const before = this.blockedUntil;
     this.pending = true;
     s.waiting = true;
     this.restartIdle(s);
-    const kind: RequestKind = type === MSG_UNLOCK ? "unlock" : "lock";
     const self = this;
     let answered = false;
     const cb = function (reason: string) {
       if (answered) return;
       answered = true;
-      self.decided(s, type, kind, typeof reason === "string" && reason.length > 0 ? reason : "handler_error", before);
+      self.decided(s, type, kind, typeof reason === "string" && reason.length > 0 ? reason : "handler_error", before, charged);
     };
     try {
       this.o.handler.request(kind, grant.slice(), cb, holder);
@@ -450,7 +481,27 @@ export class BleService {
     }
   }
 
-  private decided(s: Session, type: number, kind: RequestKind, reason: string, before: number): void {
+  /**
+   * A grant refused by the checks that need no cryptography: answered at
+   * once, charged to this link only, and reported through the event bucket
+   * (a flood of junk neither wears the flash with events nor reaches the
+   * handler), never to the box-wide budget.
+   */
+  private cheapRefusal(s: Session, type: number, kind: RequestKind, reason: string): void {
+    const lim = this.lim;
+    const now = this.o.clock.monotonic();
+    this.noise(reason, { kind: kind, pre: true }, "access");
+    this.send(s, resultMessage(type, reason));
+    if (this.neutral[reason] === true) return;
+    s.failures++;
+    s.nextAllowed = now + backoffMs(s.failures, 0, lim.baseMs, lim.maxMs);
+    if (s.failures >= lim.connFailures) {
+      this.send(s, errorMessage(ERR_TOO_MANY, s.nextAllowed - now));
+      this.drop(s, ERR_TOO_MANY);
+    }
+  }
+
+  private decided(s: Session, type: number, kind: RequestKind, reason: string, before: number, charged: boolean): void {
     this.pending = false;
     s.waiting = false;
     const lim = this.lim;
@@ -463,11 +514,13 @@ export class BleService {
       s.failures = 0;
       s.nextAllowed = 0;
     } else if (this.neutral[reason] === true) {
-      this.failures--;
-      this.blockedUntil = before;
-      saved = this.store.save(this.failures);
+      if (charged) {
+        this.failures--;
+        this.blockedUntil = before;
+        saved = this.store.save(this.failures);
+      }
     } else {
-      this.blockedUntil = now + backoffMs(this.failures, lim.freeFailures, lim.baseMs, lim.maxMs);
+      if (charged) this.blockedUntil = now + backoffMs(this.failures, lim.freeFailures, lim.baseMs, lim.maxMs);
       s.failures++;
       s.nextAllowed = now + backoffMs(s.failures, 0, lim.baseMs, lim.maxMs);
     }
@@ -499,7 +552,7 @@ export class BleService {
   }
 
   /** Link and refusal events, through the event bucket (see eventBurst). */
-  private noise(reason: string, d?: { [key: string]: EventValue }): void {
+  private noise(reason: string, d?: { [key: string]: EventValue }, type?: string): void {
     const lim = this.lim;
     const now = this.o.clock.monotonic();
     const refill = Math.floor((now - this.noiseAt) / lim.eventRefillMs);
@@ -518,6 +571,7 @@ export class BleService {
       this.suppressed = 0;
       return;
     }
-    this.emit(reason, d);
+    if (type) this.o.events.emit(type, reason, d);
+    else this.emit(reason, d);
   }
 }

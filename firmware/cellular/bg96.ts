@@ -1,6 +1,7 @@
 import { Clock, Handle, Modem } from "../../hal";
 import { ByteSocket } from "../net/socket";
 import { At, AtOptions, AtReply, AtState } from "./at";
+import { BUILD_YEAR, SERVICE_YEARS } from "../time/epoch";
 
 /**
  * The Quectel BG96 driver, from the BG96 AT Commands Manual and TCP/IP
@@ -172,20 +173,37 @@ export function parseCereg(line: string): { stat: number; act: number } | undefi
   return { stat: stat, act: act >= 0 ? act : -1 };
 }
 
-/** "2026/01/31,12:00:05+04,0" (QLTS) or "26/01/31,12:00:05+04" (CCLK) to Unix seconds. */
+/** Days in a month of the proleptic Gregorian calendar. */
+function monthDays(y: number, m: number): number {
+  if (m === 2) return y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28;
+  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
+}
+
+/**
+ * The modem's time, "2026/01/31,12:00:05+04,0" (+QLTS: UTC, then the zone
+ * in quarter hours and the daylight-saving hours) or "26/01/31,12:00:05+04"
+ * (+CCLK: local time and its zone), to Unix seconds. Strict, because a
+ * wrong time is worse than none: a real calendar date (no February 31),
+ * a zone within ±14 h (±56 quarters), and a year inside the firmware's
+ * service window, a two-digit year being read as the one year of that
+ * window with those last digits (BUILD_YEAR - 1 .. BUILD_YEAR + SERVICE_YEARS).
+ */
 export function parseModemTime(text: string, local: boolean): number | undefined {
-  const m = /^(\d\d\d\d|\d\d)\/(\d\d)\/(\d\d),(\d\d):(\d\d):(\d\d)([+-]\d\d?)?/.exec(text);
+  const m = /^(\d\d\d\d|\d\d)\/(\d\d)\/(\d\d),(\d\d):(\d\d):(\d\d)([+-]\d\d?)?(,\d)?$/.exec(text);
   if (!m) return undefined;
   let y = parseInt(m[1], 10);
-  if (y < 100) y += y < 70 ? 2000 : 1900;
+  const lo = BUILD_YEAR - 1;
+  if (m[1].length === 2) y = lo + ((y - (lo % 100) + 100) % 100);
   const mo = parseInt(m[2], 10);
   const d = parseInt(m[3], 10);
   const h = parseInt(m[4], 10);
   const mi = parseInt(m[5], 10);
   const s = parseInt(m[6], 10);
-  if (y < 2020 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return undefined;
+  const q = m[7] ? parseInt(m[7], 10) : 0;
+  if (y < lo || y > BUILD_YEAR + SERVICE_YEARS || mo < 1 || mo > 12 || d < 1 || d > monthDays(y, mo)) return undefined;
+  if (h > 23 || mi > 59 || s > 59 || q < -56 || q > 56) return undefined;
   let t = days(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
-  if (local && m[7]) t -= parseInt(m[7], 10) * 900;
+  if (local) t -= q * 900;
   return t;
 }
 

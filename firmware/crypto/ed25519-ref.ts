@@ -13,6 +13,7 @@
  */
 import { isBytes as isU8 } from "../store/bytes";
 import { sha512 } from "./sha512";
+import { keyIsSane } from "./keycheck";
 
 type Gf = Float64Array;
 
@@ -297,9 +298,12 @@ function isBytes(x: unknown, n: number): boolean {
   return isU8(x) && x.length === n;
 }
 
-/** True when publicKey is a canonical encoding of a curve point (what verify demands of A). */
+/**
+ * True when publicKey is a canonical encoding of a curve point that is not
+ * of small order: what the box demands of a key before trusting it.
+ */
 export function publicKeyIsValid(publicKey: Uint8Array): boolean {
-  return isBytes(publicKey, 32) && decodeNeg(point(), publicKey);
+  return isBytes(publicKey, 32) && keyIsSane(publicKey) && decodeNeg(point(), publicKey);
 }
 
 /** Strict RFC 8032 verification; never throws, false on any malformed input. */

@@ -2,7 +2,7 @@ import { Clock, Flash } from "../../hal";
 import { EventBus } from "../events";
 import { Crc32 } from "../store/crc32";
 import { isBoxId, MIN_TIME } from "./codec";
-import { Action, ClockState, decide, HolderProof, Verify } from "./decide";
+import { Action, ClockState, decide, HolderProof, screen, Verify } from "./decide";
 import { decodeRevocation } from "./revocation";
 import { GrantStore, IssuerKey } from "./store";
 
@@ -24,6 +24,8 @@ export interface AccessOptions {
   prefix?: string;
   segmentBytes?: number;
   maxSegments?: number;
+  /** The full check of a new issuer key (grants/store.ts keyCheck). */
+  keyCheck?: (publicKey: Uint8Array) => boolean;
 }
 
 export interface AccessRequest {
@@ -33,16 +35,32 @@ export interface AccessRequest {
   holder?: HolderProof;
 }
 
-export type AccessResult =
-  | { ok: true; grantId: string; keyId: number; perms: number; usesLeft: number; notAfter: number }
-  | { ok: false; reason: string; grantId?: string };
+export type Refused = { ok: false; reason: string; grantId?: string };
+
+export type AccessResult = { ok: true; grantId: string; keyId: number; perms: number; usesLeft: number; notAfter: number } | Refused;
 
 export type ChangeResult = { ok: true } | { ok: false; reason: string };
 
+/** A grant that passed every check, not yet acted on (admit): spend() its use when the latch is about to move. */
+export interface Admission {
+  grantId: string;
+  keyId: number;
+  perms: number;
+  uses: number;
+  notAfter: number;
+  /** Whether acting on it spends a use (a limited grant, unlock or admin). */
+  consumes: boolean;
+  channel: string;
+  action: string;
+  /** Uses spent so far, this one included once spent. */
+  spent: number;
+}
+
 /**
  * The box's access control: decides grants against the stored keys,
- * revocations and use counts, and records each use durably BEFORE it
- * answers ok, so the caller may move the latch as soon as it returns.
+ * revocations and use counts. present() records the use durably before it
+ * answers ok; admit() / spend() / finish() let the gatekeeper spend the use
+ * only as the latch starts to move and report "granted" only then.
  * Every decision emits an "access" event (reason "granted" or the refusal
  * code; d: ch channel, act action, g grant id, k key id, ok, n uses spent);
  * every change of keys or revocations emits a "grants" event.
@@ -65,10 +83,36 @@ export class AccessControl {
       prefix: o.prefix,
       segmentBytes: o.segmentBytes,
       maxSegments: o.maxSegments,
+      keyCheck: o.keyCheck,
     });
   }
 
+  /** Decides, spends the use and reports "granted" at once: for callers that act on the answer immediately. */
   present(grantBytes: Uint8Array, request: AccessRequest): AccessResult {
+    var a = this.admit(grantBytes, request);
+    if ("reason" in a) return a;
+    var err = this.spend(a);
+    if (err) {
+      this.finish(a, err);
+      return { ok: false, reason: err, grantId: a.grantId };
+    }
+    this.finish(a, "granted");
+    return {
+      ok: true,
+      grantId: a.grantId,
+      keyId: a.keyId,
+      perms: a.perms,
+      usesLeft: a.uses === 255 ? -1 : a.uses - a.spent,
+      notAfter: a.notAfter,
+    };
+  }
+
+  /**
+   * Decides without spending or reporting a success: a refusal is reported
+   * and returned; an admission is acted on by the caller, who calls spend()
+   * right before the latch moves and finish() with what became of it.
+   */
+  admit(grantBytes: Uint8Array, request: AccessRequest): Admission | Refused {
     var ch = request && typeof request.channel === "string" ? request.channel : "?";
     var act = request ? request.action : "?";
     if (this.closed) return this.refuse(ch, String(act), "unavailable", "", 0, 0);
@@ -86,21 +130,55 @@ export class AccessControl {
       return this.refuse(ch, String(act), d.reason, gid, d.grant ? d.grant.keyId : 0, gid ? this.store.usesOf(gid) : 0);
     }
     var g = d.grant;
-    var spent = this.store.usesOf(g.grantId);
-    if (d.consumes) {
-      var err = this.store.recordUse(g.grantId, spent + 1, g.notAfter, this.trustedNow());
-      if (err) return this.refuse(ch, act, err, g.grantId, g.keyId, spent);
-      spent++;
-    }
-    this.o.events.emit("access", "granted", { ch: ch, act: act, g: g.grantId, k: g.keyId, ok: true, n: spent });
     return {
-      ok: true,
       grantId: g.grantId,
       keyId: g.keyId,
       perms: g.perms,
-      usesLeft: g.uses === 255 ? -1 : g.uses - spent,
+      uses: g.uses,
       notAfter: g.notAfter,
+      consumes: d.consumes,
+      channel: ch,
+      action: String(act),
+      spent: this.store.usesOf(g.grantId),
     };
+  }
+
+  /**
+   * The checks before the signature (decide's screen): the refusal they
+   * give, or undefined when only a signature verification can tell. Reports
+   * nothing and changes nothing: the decision that follows does both.
+   */
+  screen(grantBytes: Uint8Array, action: Action): string | undefined {
+    if (this.closed) return "unavailable";
+    var s = screen({ grant: grantBytes, boxId: this.o.boxId, state: this.store, clock: this.clockState(), action: action, verify: this.o.verify });
+    return s.ok ? undefined : s.reason;
+  }
+
+  /** Records the admission's use durably (when it consumes one); an error code when it could not be. */
+  spend(a: Admission): string | undefined {
+    if (this.closed) return "unavailable";
+    if (!a.consumes) return undefined;
+    // the count may have moved since admit (another channel): decide on the stored one
+    var spent = this.store.usesOf(a.grantId);
+    if (spent >= a.uses) return "used_up";
+    var err = this.store.recordUse(a.grantId, spent + 1, a.notAfter, this.trustedNow());
+    if (err) return err;
+    a.spent = spent + 1;
+    return undefined;
+  }
+
+  /** Gives back a spent use: the latch never opened the box for it. Reported as ("access", "use_refunded"). */
+  refund(a: Admission, why: string): void {
+    if (!a.consumes || this.closed) return;
+    var err = this.store.refundUse(a.grantId, a.spent - 1, this.trustedNow());
+    if (!err) a.spent--;
+    this.o.events.emit("access", err ? "refund_failed" : "use_refunded", { ch: a.channel, act: a.action, g: a.grantId, k: a.keyId, why: why, n: a.spent });
+  }
+
+  /** Reports what became of an admission: "granted" once the latch moves, else the reason it did not. */
+  finish(a: Admission, reason: string): void {
+    var ok = reason === "granted";
+    this.o.events.emit("access", reason, { ch: a.channel, act: a.action, g: a.grantId, k: a.keyId, ok: ok, n: a.spent });
   }
 
   /** Replaces the trusted issuer keys (idempotent: the same set writes nothing). */
@@ -202,9 +280,9 @@ export class AccessControl {
     return c.known && c.now >= MIN_TIME ? c.now : undefined;
   }
 
-  private refuse(ch: string, act: string, reason: string, gid: string, kid: number, spent: number): AccessResult {
+  private refuse(ch: string, act: string, reason: string, gid: string, kid: number, spent: number): Refused {
     this.o.events.emit("access", reason, { ch: ch, act: act, g: gid, k: kid, ok: false, n: spent });
-    var out: AccessResult = { ok: false, reason: reason };
+    var out: Refused = { ok: false, reason: reason };
     if (gid) out.grantId = gid;
     return out;
   }

@@ -1,4 +1,5 @@
 import { isBytes } from "../store/bytes";
+import { keyIsSane } from "../crypto/keycheck";
 /*
  * Grant format, version 1. Integers are big-endian.
  *
@@ -13,7 +14,8 @@ import { isBytes } from "../store/bytes";
  *   20+n     1    permissions: bit 0 unlock, bit 1 lock, bit 2 administer; other bits 0; not 0
  *   21+n     1    uses: 1..254 = that many uses (1 = single use), 255 = unlimited in the window, 0 invalid
  *   22+n     1    holder: 0 = anyone holding the grant, 1 = bound to the key that follows
- *   23+n     32   holder's Ed25519 public key (only when holder = 1)
+ *   23+n     32   holder's Ed25519 public key (only when holder = 1): canonical,
+ *                 not of small order (crypto/keycheck.ts)
  *   end-64   64   Ed25519 signature (R || S) by the issuer key over
  *                 "keybox grant v1" 0x00 || every byte above
  *
@@ -119,7 +121,7 @@ export function checkFields(f: GrantFields): string | undefined {
   if (!(f.notAfter > f.notBefore) || f.notAfter - f.notBefore > MAX_WINDOW_S) return "window";
   if (!isInt(f.perms, 1, 7)) return "perms";
   if (!isInt(f.uses, 1, 255)) return "uses";
-  if (f.holder !== undefined && !(isBytes(f.holder) && f.holder.length === 32)) return "holder";
+  if (f.holder !== undefined && !keyIsSane(f.holder)) return "holder";
   return undefined;
 }
 

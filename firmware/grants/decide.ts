@@ -33,7 +33,8 @@ export interface ClockState {
 export interface GrantState {
   issuerKey(keyId: number): Uint8Array | undefined;
   keyRevoked(keyId: number): boolean;
-  grantRevoked(grantId: string): boolean;
+  /** Revoked by id, or by a watermark over not-after (grants/store.ts REVW). */
+  grantRevoked(grantId: string, notAfter: number): boolean;
   /** Uses already spent on this grant id. */
   usesOf(grantId: string): number;
 }
@@ -72,12 +73,14 @@ var PERM_OF: { [a: string]: number } = { unlock: PERM_UNLOCK, lock: PERM_LOCK, a
  * Decides whether grant bytes allow action now. Pure: nothing is written;
  * the caller records the use (when consumes) before acting on ok.
  *
- * Order of checks, first failure wins: structure (malformed, before any
- * cryptography); issuer key revoked (revoked) or not provisioned
- * (unknown_key); signature (bad_signature); then, on authenticated content
- * only: box id (wrong_box), grant revoked (revoked), clock (clock_unknown),
- * window (not_yet_valid, expired), permission, uses (used_up), holder proof
- * (holder_mismatch).
+ * Order of checks, first failure wins. First the cheap ones (screen(): no
+ * cryptography, so refusing junk costs the box nothing): structure
+ * (malformed), issuer key revoked (revoked) or not provisioned
+ * (unknown_key), box id (wrong_box), grant revoked (revoked), clock
+ * (clock_unknown), window (not_yet_valid, expired). Then the signature
+ * (bad_signature), and on authenticated content only: permission, uses
+ * (used_up), holder proof (holder_mismatch). The cheap refusals tell a
+ * stranger nothing they could not read in the grant they sent.
  *
  * Policy while the clock is unknown (after a cold boot, before the first
  * network or signed time): every grant is refused with clock_unknown, even
@@ -92,27 +95,13 @@ var PERM_OF: { [a: string]: number } = { unlock: PERM_UNLOCK, lock: PERM_LOCK, a
  * owner, and a single-use grant may lock the box it opened).
  */
 export function decide(input: DecideInput): Decision {
-  var want = PERM_OF[input.action];
-  var d = decodeGrant(input.grant);
-  if (!d.ok) return { ok: false, reason: "malformed", detail: d.reason };
-  var g = d.grant;
-  if (typeof want !== "number") {
-    return { ok: false, reason: "permission", grant: g, detail: "action" };
-  }
+  var s = screen(input);
+  if (!s.ok) return s;
+  var g = s.grant;
   var st = input.state;
-  if (st.keyRevoked(g.keyId)) return { ok: false, reason: "revoked", grant: g, detail: "key" };
-  var pk = st.issuerKey(g.keyId);
-  if (!pk) return { ok: false, reason: "unknown_key", grant: g };
+  var pk = st.issuerKey(g.keyId) as Uint8Array;
   if (!safeVerify(input.verify, g.signature, g.signed, pk)) return { ok: false, reason: "bad_signature", grant: g };
-  if (g.boxId !== input.boxId) return { ok: false, reason: "wrong_box", grant: g };
-  if (st.grantRevoked(g.grantId)) return { ok: false, reason: "revoked", grant: g, detail: "grant" };
-  var c = input.clock;
-  if (!c || c.known !== true || typeof c.now !== "number" || !(c.now >= MIN_TIME)) {
-    return { ok: false, reason: "clock_unknown", grant: g };
-  }
-  if (c.now < g.notBefore - CLOCK_TOLERANCE_S) return { ok: false, reason: "not_yet_valid", grant: g };
-  if (c.now > g.notAfter + CLOCK_TOLERANCE_S) return { ok: false, reason: "expired", grant: g };
-  if ((g.perms & want) === 0) return { ok: false, reason: "permission", grant: g };
+  if ((g.perms & PERM_OF[input.action]) === 0) return { ok: false, reason: "permission", grant: g };
   var limited = g.uses !== USES_UNLIMITED;
   var consumes = limited && input.action !== "lock";
   if (consumes && st.usesOf(g.grantId) >= g.uses) return { ok: false, reason: "used_up", grant: g };
@@ -126,6 +115,33 @@ export function decide(input: DecideInput): Decision {
     }
   }
   return { ok: true, grant: g, consumes: consumes };
+}
+
+/**
+ * The checks before the signature (see decide): ok with the decoded grant
+ * when only cryptography and the authenticated checks are left. Pure and
+ * cheap; verify is not called.
+ */
+export function screen(input: DecideInput): { ok: true; grant: Grant } | { ok: false; reason: Refusal; grant?: Grant; detail?: string } {
+  var want = PERM_OF[input.action];
+  var d = decodeGrant(input.grant);
+  if (!d.ok) return { ok: false, reason: "malformed", detail: d.reason };
+  var g = d.grant;
+  if (typeof want !== "number") {
+    return { ok: false, reason: "permission", grant: g, detail: "action" };
+  }
+  var st = input.state;
+  if (st.keyRevoked(g.keyId)) return { ok: false, reason: "revoked", grant: g, detail: "key" };
+  if (!st.issuerKey(g.keyId)) return { ok: false, reason: "unknown_key", grant: g };
+  if (g.boxId !== input.boxId) return { ok: false, reason: "wrong_box", grant: g };
+  if (st.grantRevoked(g.grantId, g.notAfter)) return { ok: false, reason: "revoked", grant: g, detail: "grant" };
+  var c = input.clock;
+  if (!c || c.known !== true || typeof c.now !== "number" || !(c.now >= MIN_TIME)) {
+    return { ok: false, reason: "clock_unknown", grant: g };
+  }
+  if (c.now < g.notBefore - CLOCK_TOLERANCE_S) return { ok: false, reason: "not_yet_valid", grant: g };
+  if (c.now > g.notAfter + CLOCK_TOLERANCE_S) return { ok: false, reason: "expired", grant: g };
+  return { ok: true, grant: g };
 }
 
 /** A verifier that throws on odd input is a refusal, never an exception out of decide. */

@@ -1,6 +1,7 @@
 import { isList } from "../store/bytes";
 import { isBoxId } from "./codec";
 import { IssuerKey, MAX_KEYS } from "./store";
+import { keyIsSane } from "../crypto/keycheck";
 
 /*
  * The provisioning file (JSON, written by `keybox-issuer provision`, loaded
@@ -8,7 +9,8 @@ import { IssuerKey, MAX_KEYS } from "./store";
  *   { "format": "keybox-provision/1",
  *     "boxId": "KB-000001",
  *     "keys": [ { "id": 4242, "publicKey": "<64 hex digits>" }, ... ] }
- * 1..8 keys with distinct ids 1..65535. The box trusts exactly these keys.
+ * 1..8 keys with distinct ids 1..65535, each a canonical Ed25519 point
+ * that is not of small order. The box trusts exactly these keys.
  */
 
 export var PROVISION_FORMAT = "keybox-provision/1";
@@ -37,6 +39,7 @@ export function parseProvisioning(json: unknown): Provisioning | string {
     if (typeof hex !== "string" || hex.length !== 64 || !/^[0-9a-fA-F]+$/.test(hex)) return "provision_public_key";
     var pk = new Uint8Array(32);
     for (var j = 0; j < 32; j++) pk[j] = parseInt(hex.substr(j * 2, 2), 16);
+    if (!keyIsSane(pk)) return "provision_public_key";
     seen[id] = true;
     keys.push({ id: id, publicKey: pk });
   }

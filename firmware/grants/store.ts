@@ -5,6 +5,7 @@ import { Journal } from "../store/journal";
 import { Crc32 } from "../store/crc32";
 import { hexOf, isHex16, putHex } from "./codec";
 import { GrantState } from "./decide";
+import { keyIsSane } from "../crypto/keycheck";
 
 /*
  * Journal records of the grant store. The first byte is the type; integers
@@ -16,16 +17,43 @@ import { GrantState } from "./decide";
  *   0x03 REVK  key id (2): the issuer key is revoked for good.
  *   0x04 USE   grant id (8), uses spent (1, absolute, so replaying it twice is
  *              harmless), expires (4, Unix s, the grant's not-after).
+ *   0x05 REVW  watermark (4, Unix s): every grant whose not-after is at or
+ *              before it is revoked. Written when the list of revoked grant
+ *              ids is full: the revocation that expires first is folded into
+ *              it, so a full list over-revokes (fails closed) instead of
+ *              refusing the revocation (failing open). The largest one wins.
+ *   0x06 BACK  grant id (8), uses spent (1): a use recorded for a latch cycle
+ *              that never opened the box is given back; applies only when
+ *              the count is exactly one above it, so replaying it is harmless.
  * A record of another type or length is ignored (a later format). Replay
- * applies records in order; the last KEYS wins, USE counts only go up.
+ * applies records in order; the last KEYS wins, USE counts only go up. A
+ * REVK counts only while its key id names the same bytes: a KEYS record that
+ * drops the id or gives it another key drops the revocation with it, so key
+ * revocations never outnumber the keys (at most MAX_KEYS matter).
  * Compaction rewrites the journal as one KEYS record plus one record per live
  * entry, dropping entries whose time has passed.
  */
 
 export var MAX_KEYS = 8;
 export var MAX_GRANT_REVOCATIONS = 48;
-export var MAX_KEY_REVOCATIONS = 16;
-export var MAX_USE_COUNTERS = 48;
+export var MAX_KEY_REVOCATIONS = MAX_KEYS;
+
+/**
+ * Use counters the journal of the storage plan holds: the live state after a
+ * compaction (header, the largest key set, every key and grant revocation
+ * and the watermark, each record with its 12-byte frame) must fit in half of
+ * the journal, so that the other half takes new records between two
+ * compactions; what is left is counters at 26 bytes each. Only a grant whose
+ * signature verified spends a use, so nobody without a signed grant can
+ * fill them; when full, a new limited grant is refused (counters_full),
+ * never allowed unrecorded.
+ */
+export function useCounterCapacity(plan: { segmentBytes: number; maxSegments: number }): number {
+  var half = (plan.segmentBytes * plan.maxSegments) / 2;
+  var fixed = 16 + (14 + 34 * MAX_KEYS) + MAX_KEY_REVOCATIONS * 15 + 17 + MAX_GRANT_REVOCATIONS * 25;
+  return Math.max(8, Math.floor((half - fixed) / 26));
+}
+export var MAX_USE_COUNTERS = useCounterCapacity(GRANTS_JOURNAL);
 /**
  * Revocations and use counts outlive their grant's not-after by two days:
  * more than the clock tolerance plus the largest step backwards the time
@@ -45,6 +73,12 @@ export interface GrantStoreOptions {
   prefix?: string;
   segmentBytes?: number;
   maxSegments?: number;
+  /**
+   * The full check of a new issuer key (crypto/ed25519-ref.ts
+   * publicKeyIsValid: on the curve, canonical, not of small order). The
+   * cheap part (keyIsSane) always runs; main wires this one in.
+   */
+  keyCheck?: (publicKey: Uint8Array) => boolean;
 }
 
 interface Use {
@@ -59,6 +93,7 @@ interface Use {
  */
 export class GrantStore implements GrantState {
   private readonly j: Journal;
+  private readonly keyCheck: ((publicKey: Uint8Array) => boolean) | undefined;
   private keys: IssuerKey[] = [];
   private revG: { [gid: string]: number } = {};
   private nRevG = 0;
@@ -66,6 +101,8 @@ export class GrantStore implements GrantState {
   private nRevK = 0;
   private uses: { [gid: string]: Use } = {};
   private nUses = 0;
+  /** Grants with a not-after at or before this are revoked (0: none). */
+  private wm = 0;
 
   constructor(options: GrantStoreOptions) {
     var o = options;
@@ -77,6 +114,7 @@ export class GrantStore implements GrantState {
       segmentBytes: o.segmentBytes === undefined ? GRANTS_JOURNAL.segmentBytes : o.segmentBytes,
       maxSegments: o.maxSegments === undefined ? GRANTS_JOURNAL.maxSegments : o.maxSegments,
     });
+    this.keyCheck = o.keyCheck;
     var recs = this.j.records();
     for (var i = 0; i < recs.length; i++) this.apply(recs[i]);
   }
@@ -97,8 +135,14 @@ export class GrantStore implements GrantState {
     return this.revK[keyId] === true;
   }
 
-  grantRevoked(grantId: string): boolean {
+  grantRevoked(grantId: string, notAfter?: number): boolean {
+    if (this.wm > 0 && typeof notAfter === "number" && notAfter <= this.wm) return true;
     return this.revG.hasOwnProperty(grantId);
+  }
+
+  /** Every grant with a not-after at or before this is revoked (0 when the list never overflowed). */
+  watermark(): number {
+    return this.wm;
   }
 
   usesOf(grantId: string): number {
@@ -116,10 +160,12 @@ export class GrantStore implements GrantState {
     for (var i = 0; i < keys.length; i++) {
       var k = keys[i];
       if (!k || !(k.id >= 1 && k.id <= 65535 && Math.floor(k.id) === k.id) || seen[k.id]) return "keys_invalid";
-      if (!isBytes(k.publicKey) || k.publicKey.length !== 32) return "keys_invalid";
+      if (!isBytes(k.publicKey) || !keyIsSane(k.publicKey)) return "keys_invalid";
       seen[k.id] = true;
     }
     if (sameKeys(this.keys, keys)) return undefined;
+    // The full decode (a square root: seconds on the board) only for a key set that changes.
+    for (i = 0; i < keys.length && this.keyCheck; i++) if (!this.keyCheck(keys[i].publicKey)) return "keys_invalid";
     return this.persist(keysRecord(keys), now) ? undefined : "store_full";
   }
 
@@ -128,9 +174,10 @@ export class GrantStore implements GrantState {
     if (!isHex16(grantId) || !(until >= 0 && until <= 0xffffffff)) return "revocation_invalid";
     until = Math.floor(until);
     if (this.revG.hasOwnProperty(grantId) && this.revG[grantId] >= until) return undefined;
+    if (until <= this.wm) return undefined;
     if (!this.revG.hasOwnProperty(grantId) && this.nRevG >= MAX_GRANT_REVOCATIONS) {
-      this.compact(now);
-      if (this.nRevG >= MAX_GRANT_REVOCATIONS) return "revocations_full";
+      if (this.stale(this.revG, now)) this.compact(now);
+      if (this.nRevG >= MAX_GRANT_REVOCATIONS && !this.fold(until)) return "store_full";
     }
     var r = new Uint8Array(13);
     r[0] = 2;
@@ -139,10 +186,16 @@ export class GrantStore implements GrantState {
     return this.persist(r, now) ? undefined : "store_full";
   }
 
+  /**
+   * Revokes the key an id names now. A revocation lasts while the key set
+   * holds that id with the same bytes (the provisioning file is applied at
+   * every boot, so a revoked key stays refused); an id the box does not
+   * trust has nothing to revoke.
+   */
   revokeKey(keyId: number, now?: number): string | undefined {
     if (!(keyId >= 1 && keyId <= 65535 && Math.floor(keyId) === keyId)) return "revocation_invalid";
     if (this.revK[keyId]) return undefined;
-    if (this.nRevK >= MAX_KEY_REVOCATIONS) return "revocations_full";
+    if (!this.hasKeyId(keyId)) return "unknown_key";
     return this.persist(new Uint8Array([3, keyId >>> 8, keyId & 0xff]), now) ? undefined : "store_full";
   }
 
@@ -150,14 +203,24 @@ export class GrantStore implements GrantState {
   recordUse(grantId: string, n: number, expires: number, now?: number): string | undefined {
     if (!isHex16(grantId) || !(n >= 1 && n <= 255)) return "use_invalid";
     if (!this.uses.hasOwnProperty(grantId) && this.nUses >= MAX_USE_COUNTERS) {
-      this.compact(now);
-      if (this.nUses >= MAX_USE_COUNTERS) return "store_full";
+      if (this.stale(this.uses, now)) this.compact(now);
+      if (this.nUses >= MAX_USE_COUNTERS) return "counters_full";
     }
     var r = new Uint8Array(14);
     r[0] = 4;
     putHex(r, 1, grantId);
     r[9] = n;
     putU32(r, 10, expires);
+    return this.persist(r, now) ? undefined : "store_full";
+  }
+
+  /** Gives back the use recorded as the n+1th when the box did not open after all. */
+  refundUse(grantId: string, n: number, now?: number): string | undefined {
+    if (!isHex16(grantId) || !(n >= 0 && n <= 254) || this.usesOf(grantId) !== n + 1) return "use_invalid";
+    var r = new Uint8Array(10);
+    r[0] = 6;
+    putHex(r, 1, grantId);
+    r[9] = n;
     return this.persist(r, now) ? undefined : "store_full";
   }
 
@@ -170,6 +233,8 @@ export class GrantStore implements GrantState {
     var recs: Uint8Array[] = [keysRecord(this.keys)];
     var id = "";
     for (id in this.revK) if (this.revK[id]) recs.push(new Uint8Array([3, +id >>> 8, +id & 0xff]));
+    var wm = this.wm >= cut ? this.wm : 0;
+    if (wm) recs.push(wmRecord(wm));
     var revG: { [gid: string]: number } = {};
     var nRevG = 0;
     for (id in this.revG) {
@@ -196,6 +261,7 @@ export class GrantStore implements GrantState {
       nUses++;
     }
     if (!this.j.rewrite(recs)) return false;
+    this.wm = wm;
     this.revG = revG;
     this.nRevG = nRevG;
     this.uses = uses;
@@ -205,11 +271,41 @@ export class GrantStore implements GrantState {
 
   /** True when compact(now) would forget something: an entry more than PRUNE_MARGIN_S past its time. */
   hasExpired(now?: number): boolean {
-    if (!(typeof now === "number" && now > 0)) return false;
+    return this.stale(this.revG, now) || this.stale(this.uses, now);
+  }
+
+  /**
+   * Makes room in a full list of revoked grant ids for one that lasts until
+   * `until`: the entry that expires first (this one, if it is earliest) goes
+   * into the watermark, durably before anything is forgotten.
+   */
+  private fold(until: number): boolean {
+    var first = "";
+    var id = "";
+    for (id in this.revG) if (this.revG.hasOwnProperty(id) && (first === "" || this.revG[id] < this.revG[first])) first = id;
+    var mark = first !== "" && this.revG[first] < until ? this.revG[first] : until;
+    if (!this.persist(wmRecord(Math.max(mark, this.wm)))) return false;
+    if (mark === until) return true;
+    delete this.revG[first];
+    this.nRevG--;
+    return true;
+  }
+
+  /** Whether a compaction at now would forget anything in map (a rewrite that frees nothing only wears the flash). */
+  private stale(map: { [gid: string]: number | Use }, now?: number): boolean {
+    if (typeof now !== "number" || !(now > 0)) return false;
     var cut = now - PRUNE_MARGIN_S;
     var id = "";
-    for (id in this.revG) if (this.revG.hasOwnProperty(id) && this.revG[id] < cut) return true;
-    for (id in this.uses) if (this.uses.hasOwnProperty(id) && this.uses[id].exp < cut) return true;
+    for (id in map) {
+      if (!map.hasOwnProperty(id)) continue;
+      var v = map[id];
+      if ((typeof v === "number" ? v : v.exp) < cut) return true;
+    }
+    return false;
+  }
+
+  private hasKeyId(keyId: number): boolean {
+    for (var i = 0; i < this.keys.length; i++) if (this.keys[i].id === keyId) return true;
     return false;
   }
 
@@ -239,7 +335,19 @@ export class GrantStore implements GrantState {
         var keys: IssuerKey[] = [];
         for (var i = 0; i < k; i++) {
           var p = 2 + 34 * i;
-          keys.push({ id: (r[p] << 8) | r[p + 1], publicKey: r.slice(p + 2, p + 34) });
+          var pk = r.slice(p + 2, p + 34);
+          // a key written before keys were checked, and unusable: never trusted
+          if (keyIsSane(pk)) keys.push({ id: (r[p] << 8) | r[p + 1], publicKey: pk });
+        }
+        // a revocation is of the key an id named: it goes when the id goes or names other bytes
+        for (id in this.revK) {
+          if (!this.revK[id]) continue;
+          var before = keyOf(this.keys, +id);
+          var after = keyOf(keys, +id);
+          if (!before || !after || !sameKey(before, after)) {
+            delete this.revK[id];
+            this.nRevK--;
+          }
         }
         this.keys = keys;
         return;
@@ -254,8 +362,14 @@ export class GrantStore implements GrantState {
       case 3:
         if (r.length !== 3) return;
         var kid = (r[1] << 8) | r[2];
-        if (!this.revK[kid]) this.nRevK++;
+        if (!this.hasKeyId(kid) || this.revK[kid]) return;
+        this.nRevK++;
         this.revK[kid] = true;
+        return;
+      case 5:
+        if (r.length !== 5) return;
+        var w = getU32(r, 1);
+        if (w > this.wm) this.wm = w;
         return;
       case 4: {
         if (r.length !== 14) return;
@@ -270,6 +384,11 @@ export class GrantStore implements GrantState {
         if (exp > u.exp) u.exp = exp;
         return;
       }
+      case 6:
+        if (r.length !== 10) return;
+        id = hexOf(r, 1, 9);
+        if (this.uses.hasOwnProperty(id) && this.uses[id].n === r[9] + 1) this.uses[id].n = r[9];
+        return;
       default:
         return;
     }
@@ -291,11 +410,25 @@ function keysRecord(keys: IssuerKey[]): Uint8Array {
 
 function sameKeys(a: IssuerKey[], b: IssuerKey[]): boolean {
   if (a.length !== b.length) return false;
-  for (var i = 0; i < a.length; i++) {
-    if (a[i].id !== b[i].id) return false;
-    for (var j = 0; j < 32; j++) if (a[i].publicKey[j] !== b[i].publicKey[j]) return false;
-  }
+  for (var i = 0; i < a.length; i++) if (a[i].id !== b[i].id || !sameKey(a[i].publicKey, b[i].publicKey)) return false;
   return true;
+}
+
+function sameKey(a: Uint8Array, b: Uint8Array): boolean {
+  for (var j = 0; j < 32; j++) if (a[j] !== b[j]) return false;
+  return true;
+}
+
+function keyOf(keys: IssuerKey[], id: number): Uint8Array | undefined {
+  for (var i = 0; i < keys.length; i++) if (keys[i].id === id) return keys[i].publicKey;
+  return undefined;
+}
+
+function wmRecord(t: number): Uint8Array {
+  var r = new Uint8Array(5);
+  r[0] = 5;
+  putU32(r, 1, t);
+  return r;
 }
 
 function putU32(b: Uint8Array, p: number, v: number): void {

@@ -27,6 +27,24 @@ export interface LatchConfig {
    * the 3.3 V rail is at risk), so 3000 + 360 = 3360, plus 40 mV margin.
    */
   minStartMv: number;
+  /**
+   * The owner's reserve: lowest resting voltage at which an admin grant (or
+   * the owner's signed unlock) may still open, leaving one last full cycle
+   * (open and relock) above minStartMv. Sized from the motor's draw: the
+   * worst cycle is 3 attempts of maxDriveMs (1.5 s) stalled at 900 mA each
+   * way, 8.1 A s = 2.25 mAh; at the bottom of the cell's curve (3.3 to
+   * 3.5 V hold 8% of it, about 0.4 mAh per mV for a 1000 mAh cell) that is
+   * about 6 mV of resting voltage, plus 20 mV for the cell to recover after
+   * a stall before the relock reads it: minStartMv + 26, rounded to + 30 (3430).
+   */
+  reserveMv: number;
+  /**
+   * Below this resting voltage deliveries (grants without the admin
+   * permission) are refused, so the band down to reserveMv (about 28 mAh,
+   * a dozen owner cycles) stays the owner's; the battery monitor reports
+   * "battery_reserve" when it is reached. Default reserveMv + 70 (3500).
+   */
+  deliveryMv: number;
   /** Period of the supply-sag sampling that tells a jam (stall) from a free-running motor. */
   probeMs: number;
   /** Sag from the resting voltage above which the motor counts as stalled (running ~100 mV, stalled ~360 mV). */
@@ -48,6 +66,8 @@ export interface LatchConfig {
 }
 
 export function latchDefaults(p: Partial<LatchConfig>): LatchConfig {
+  const minStart = p.minStartMv === undefined ? 3400 : p.minStartMv;
+  const reserve = p.reserveMv === undefined ? minStart + 30 : p.reserveMv;
   return {
     maxDriveMs: p.maxDriveMs === undefined ? 1500 : p.maxDriveMs,
     overTravelMs: p.overTravelMs === undefined ? 800 : p.overTravelMs,
@@ -55,7 +75,9 @@ export function latchDefaults(p: Partial<LatchConfig>): LatchConfig {
     retries: p.retries === undefined ? 2 : p.retries,
     autoRelockMs: p.autoRelockMs === undefined ? 30000 : p.autoRelockMs,
     relockDelayMs: p.relockDelayMs === undefined ? 2000 : p.relockDelayMs,
-    minStartMv: p.minStartMv === undefined ? 3400 : p.minStartMv,
+    minStartMv: minStart,
+    reserveMv: reserve,
+    deliveryMv: p.deliveryMv === undefined ? reserve + 70 : p.deliveryMv,
     probeMs: p.probeMs === undefined ? 10 : p.probeMs,
     stallSagMv: p.stallSagMv === undefined ? 230 : p.stallSagMv,
     strokeMs: p.strokeMs === undefined ? 380 : p.strokeMs,
@@ -79,6 +101,7 @@ export function checkLatchConfig(c: LatchConfig): string | undefined {
   if (!num(c.autoRelockMs, 1000, 86400000)) return "config_auto_relock";
   if (!num(c.relockDelayMs, 0, 600000)) return "config_relock_delay";
   if (!num(c.minStartMv, 0, 10000)) return "config_min_start_mv";
+  if (!num(c.reserveMv, c.minStartMv, 10000) || !num(c.deliveryMv, c.reserveMv, 10000)) return "config_reserve_mv";
   if (!num(c.probeMs, 5, c.maxDriveMs)) return "config_probe";
   if (!num(c.stallSagMv, 1, 5000)) return "config_stall_sag";
   if (!num(c.strokeMs, 1, c.maxDriveMs)) return "config_stroke";

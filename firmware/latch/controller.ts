@@ -113,6 +113,8 @@ export class LatchController {
   private readonly keys: KeyWatch;
   private readonly subs: Handle[];
   private cbs: Array<(state: LatchState, reason: string) => void> = [];
+  /** Runs once before this cycle's first motor start (unlock/lock's commit). */
+  private commit: (() => string | undefined) | undefined;
 
   constructor(private readonly o: LatchControllerOptions) {
     if (!o || !o.latch || !o.latch.bolt || !o.lid || !o.key || !o.battery || !o.clock || !o.events) throw new Error("latch_options");
@@ -141,8 +143,15 @@ export class LatchController {
     return { state: this.st, reason: this.why, wayOut: this.st === "fault" ? WAY_OUT : "", bolt: this.o.latch.bolt.read(), lidClosed: this.o.lid.read(), keyPresent: this.o.key.read() };
   }
 
-  /** Starts an unlock (undefined) or says why not: booting, low_battery, busy, already_open, fault, store_error, closed. */
-  unlock(source: string): string | undefined {
+  /**
+   * Starts an unlock (undefined) or says why not: booting, low_battery, busy,
+   * already_open, fault, store_error, closed. commit, when given, runs once,
+   * right before the motor first starts in this cycle (after the cool-down
+   * and the battery and marker checks): an error code from it ends the
+   * cycle with that code and the motor never moves. A cycle that ends
+   * before commit ran never moved the bolt.
+   */
+  unlock(source: string, commit?: () => string | undefined): string | undefined {
     const src = String(source || "");
     let code: string | undefined;
     switch (this.st) {
@@ -164,11 +173,12 @@ export class LatchController {
     if (code) return this.refuse("unlock", code, src);
     this.keys.begin(src);
     this.startCycle("open", src, "command");
+    this.commit = commit;
     return undefined;
   }
 
-  /** Starts a lock (undefined) or says why not: booting, lid_open, low_battery, busy, already_locked, closed. From fault it is the recovery path. */
-  lock(source: string): string | undefined {
+  /** Starts a lock (undefined) or says why not: booting, lid_open, low_battery, busy, already_locked, closed. From fault it is the recovery path. commit as for unlock. */
+  lock(source: string, commit?: () => string | undefined): string | undefined {
     const src = String(source || "");
     let code: string | undefined;
     switch (this.st) {
@@ -187,6 +197,7 @@ export class LatchController {
     if (code) return this.refuse("lock", code, src);
     if (this.st === "fault") this.interrupted = 0;
     this.startCycle("close", src, "command");
+    this.commit = commit;
     return undefined;
   }
 
@@ -354,6 +365,17 @@ export class LatchController {
     const mv = this.o.battery.millivolts();
     if (mv < this.c.minStartMv) return this.abortCycle("low_battery", mv);
     if (!this.writeMarker(true) && opening) return this.abortCycle("store_error", mv);
+    const commit = this.commit;
+    this.commit = undefined;
+    if (commit) {
+      let refused: string | undefined;
+      try {
+        refused = commit();
+      } catch (e) {
+        refused = "handler_error";
+      }
+      if (refused) return this.abortCycle(refused, mv);
+    }
     // Switch already at the target (bolt freed during a cool-down, or a lock
     // from fault): the switch cannot confirm, so drive the bounded over-travel.
     this.phase = opening !== bolt ? "over" : "drive";
@@ -414,6 +436,7 @@ export class LatchController {
     this.why = why;
     if (state !== "unlocking" && state !== "locking") {
       this.phase = "";
+      this.commit = undefined;
       this.cancelTimer();
     }
     if (state !== "open") this.cancelRelock();

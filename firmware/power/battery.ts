@@ -1,7 +1,7 @@
 import { Battery, Clock, Handle } from "../../hal";
 import { EventBus } from "../events";
 
-export type BatteryLevel = "ok" | "low" | "critical";
+export type BatteryLevel = "ok" | "low" | "reserve" | "critical";
 
 export interface BatteryMonitorOptions {
   battery: Battery;
@@ -10,6 +10,12 @@ export interface BatteryMonitorOptions {
   periodMs?: number;
   /** Below this the owner is told to change the battery. */
   lowMv?: number;
+  /**
+   * Below this deliveries stop and what is left is the owner's reserve (the
+   * latch's deliveryMv; see firmware/gatekeeper.ts). Without it there is no
+   * reserve level.
+   */
+  reserveMv?: number;
   /** Below this the box keeps only what keeps it secure (no motor cycles: see the latch). */
   criticalMv?: number;
   /** A level is left only when the voltage recovers this far past its threshold. */
@@ -45,6 +51,8 @@ export class BatteryMonitor {
   private current: BatteryLevel = "ok";
   private readonly timer: Handle;
   private readonly o: Required<BatteryMonitorOptions>;
+  private readonly names: BatteryLevel[];
+  private readonly limits: number[];
 
   constructor(options: BatteryMonitorOptions) {
     const o = options;
@@ -56,7 +64,11 @@ export class BatteryMonitor {
       lowMv: o.lowMv === undefined ? 3550 : o.lowMv,
       criticalMv: o.criticalMv === undefined ? 3400 : o.criticalMv,
       hysteresisMv: o.hysteresisMv === undefined ? 50 : o.hysteresisMv,
+      reserveMv: o.reserveMv === undefined ? -1 : o.reserveMv,
     };
+    // levels from the worst up, each with the voltage below which it applies
+    this.names = this.o.reserveMv >= 0 ? ["critical", "reserve", "low", "ok"] : ["critical", "low", "ok"];
+    this.limits = this.o.reserveMv >= 0 ? [this.o.criticalMv, this.o.reserveMv, this.o.lowMv] : [this.o.criticalMv, this.o.lowMv];
     this.sample();
     this.timer = this.o.clock.every(this.o.periodMs, () => this.check());
     this.o.clock.after(0, () => this.check());
@@ -87,15 +99,22 @@ export class BatteryMonitor {
     if (this.samples.length > 3) this.samples.shift();
   }
 
+  /** Index into names of the level mv falls in. */
+  private rank(mv: number): number {
+    let i = 0;
+    while (i < this.limits.length && mv >= this.limits[i]) i++;
+    return i;
+  }
+
   private check(): void {
     this.sample();
     const mv = this.millivolts();
     const o = this.o;
-    let next: BatteryLevel = this.current;
-    if (mv < o.criticalMv) next = "critical";
-    else if (mv < o.lowMv) next = this.current === "critical" && mv < o.criticalMv + o.hysteresisMv ? "critical" : "low";
-    else if (mv >= o.lowMv + o.hysteresisMv) next = "ok";
-    else if (this.current === "critical") next = "low";
+    const cur = this.names.indexOf(this.current);
+    let r = this.rank(mv);
+    // a level is left upwards only once the voltage is hysteresisMv past its threshold
+    if (r > cur) r = Math.max(cur, this.rank(mv - o.hysteresisMv));
+    const next = this.names[r];
     if (next === this.current) return;
     this.current = next;
     o.events.emit("power", "battery_" + next, { mv: mv, pct: percentFromMillivolts(mv) });

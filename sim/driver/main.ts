@@ -20,6 +20,7 @@ import { connectNoble, loadNoble, NOBLE_PACKAGE } from "./noble";
 import { DriverSession, Incoming } from "./session";
 import { explainRefusal, RefusalContext } from "./refusals";
 import { readHolderKey } from "./keyfile";
+import { grantProblem } from "./check";
 
 export { decodeKey } from "./keyfile";
 
@@ -45,6 +46,9 @@ shows the access decision and the latch's progress.
   --port PORT     simulator BLE bridge port (default ${DEFAULT_BLE_PORT})
   --no-pair       simulator only: skip the (simulated) LE Secure Connections
                   pairing, so the link stays unencrypted
+  --no-check      send the grant file even when it is no grant, is for another
+                  box or is outside its window (by default the tool says what
+                  is wrong and sends nothing: such a try only spends attempts)
   --ble           a real box over Bluetooth (needs the optional ${NOBLE_PACKAGE})
   --box ID        with --ble: the box to look for (default: the first Keybox seen)
   --timeout SEC   give up after this many seconds without progress (default 20)
@@ -95,6 +99,7 @@ function parse(argv: string[]) {
       host: { type: "string" },
       port: { type: "string" },
       "no-pair": { type: "boolean" },
+      "no-check": { type: "boolean" },
       ble: { type: "boolean" },
       box: { type: "string" },
       timeout: { type: "string" },
@@ -157,6 +162,12 @@ export async function run(argv: string[], io: DriverIo, deps: DriverDeps = {}): 
     }
     if (g.length > MAX_REQUEST - 3 - PROOF_BYTES) {
       io.err("grant is " + g.length + " bytes; the box accepts at most " + (MAX_REQUEST - 3 - PROOF_BYTES));
+      return EXIT_USAGE;
+    }
+    // checked here, not sent: a grant the box would refuse for its format, box or window spends attempts
+    const problem = v["no-check"] ? undefined : grantProblem(g, { now: Date.now() / 1000, boxId: v.box });
+    if (problem) {
+      io.err("not sent: " + problem);
       return EXIT_USAGE;
     }
     grant = g;
@@ -223,13 +234,18 @@ export async function run(argv: string[], io: DriverIo, deps: DriverDeps = {}): 
       if (g.ok) ctx.grantBox = g.grant.boxId;
     }
     if (info) {
-      io.out("box: " + info.boxId + ", state " + info.state + ", firmware " + info.version + ", protocol " + info.protocol);
+      io.out("box: " + info.boxId + ", state " + info.state + (info.version ? ", firmware " + info.version : "") + ", protocol " + info.protocol);
       if (info.protocol !== PROTOCOL_VERSION) io.err("warning: the box speaks protocol " + info.protocol + ", this client " + PROTOCOL_VERSION);
     } else io.out("box: info characteristic unreadable");
     if (link.encrypted === true) io.out("encrypted: yes (LE Secure Connections" + (v.ble ? ")" : "; pairing is simulated)"));
     else if (link.encrypted === false) io.out("encrypted: no (the box refuses requests on this link outside development mode)");
     else io.out("encrypted: negotiated by the Bluetooth stack (the box refuses unencrypted links)");
     if (command === "info") return EXIT_OK;
+    const wrongBox = grant && info && !v["no-check"] ? grantProblem(grant, { now: Date.now() / 1000, boxId: info.boxId }) : undefined;
+    if (wrongBox) {
+      io.err("not sent: " + wrongBox);
+      return EXIT_USAGE;
+    }
     if (command === "state") return await readState(session, io, timeoutMs, ctx);
     return await present(session, io, command as "unlock" | "lock", grant as Uint8Array, holder, timeoutMs, ctx);
   } finally {

@@ -12,6 +12,8 @@ async function drive(r: Rig, argv: string[]): Promise<{ code: number; out: strin
   const out: string[] = [];
   const err: string[] = [];
   let done = false;
+  // the stand-in grants are opaque bytes, not grants: only --check runs the tool's own grant check
+  argv = argv.indexOf("--check") >= 0 ? argv.filter((a) => a !== "--check") : argv.indexOf("--grant") >= 0 ? argv.concat(["--no-check"]) : argv;
   const p = run(argv, { out: (l) => out.push(l), err: (l) => err.push(l) }).then((code) => {
     done = true;
     return code;
@@ -57,7 +59,7 @@ describe("keybox-driver against the simulator's socket", () => {
     const text = res.out.join("\n");
     for (const step of [
       /connected: simulator at 127\.0\.0\.1:\d+/,
-      /box: KB-TEST01, state locked, firmware 0\.1\.0, protocol 1/,
+      /box: KB-TEST01, state ready, protocol 1/,
       /encrypted: yes/,
       /sent: unlock request with a 38-byte grant in 3 frames/,
       /decision: granted/,
@@ -76,6 +78,28 @@ describe("keybox-driver against the simulator's socket", () => {
     expect(res.code).toBe(EXIT_OK);
     expect(res.out.join("\n")).toMatch(/sent: lock request with a 38-byte grant/);
     expect(res.out.join("\n")).toMatch(/latch: locking\nlatch: locked\ndone: the box is locked/);
+  });
+
+  it("checks a grant file on the phone and says what is wrong instead of sending it", async () => {
+    const key = nacl.sign.keyPair.fromSeed(new Uint8Array(32).fill(3));
+    const now = Math.floor(Date.now() / 1000);
+    const mk = (boxId: string, notBefore: number, notAfter: number) => {
+      const f = { boxId, grantId: "0011223344556677", keyId: 3, notBefore, notAfter, perms: 3, uses: 1 };
+      return Buffer.from(encodeGrant(f, new Uint8Array(64))).toString("base64");
+    };
+    const cases: Array<[string, RegExp]> = [
+      [file("torn.b64", mk("KB-TEST01", now - 60, now + 3600).slice(0, 40)), /^not sent: this file is not a Keybox grant \(grant_length\)/],
+      [file("other.b64", mk("KB-OTHER9", now - 60, now + 3600)), /^not sent: this grant is for box KB-OTHER9, not KB-TEST01$/],
+      [file("late.b64", mk("KB-TEST01", now - 7200, now - 3600)), /^not sent: this grant expired at .* \(60 min ago\)$/],
+      [file("early.b64", mk("KB-TEST01", now + 86400, now + 2 * 86400)), /^not sent: this grant is valid from .* \(in 24 h\)$/],
+    ];
+    for (const [f, why] of cases) {
+      const res = await drive(r, ["unlock", "--grant", f, "--port", port, "--check"]);
+      expect(res.code).toBe(EXIT_USAGE);
+      expect(res.err[0]).toMatch(why);
+    }
+    expect(r.box.calls).toEqual([]);
+    expect(r.service.limits().failures).toBe(0);
   });
 
   it("exits non-zero with the box's reason for a bad grant, and for an unpaired link", async () => {
@@ -151,7 +175,7 @@ describe("keybox-driver against the simulator's socket", () => {
   it("reads the state; refuses usage errors; says when the radio is taken or nobody listens", async () => {
     const st = await drive(r, ["state", "--port", port]);
     expect(st.code).toBe(EXIT_OK);
-    expect(st.out.join("\n")).toMatch(/state: \{"latch":"locked","key":true,"lid":"closed"\}/);
+    expect(st.out.join("\n")).toMatch(/state: \{"box":"KB-TEST01","ready":true\}/);
 
     expect((await drive(r, ["unlock", "--port", port])).code).toBe(EXIT_USAGE);
     expect((await drive(r, ["open"])).code).toBe(EXIT_USAGE);

@@ -97,7 +97,7 @@ describe("BLE socket transport", () => {
     expect(c.body(REC_CONNECTED)).toEqual(Buffer.from([1]));
     c.send(REC_READ);
     await pumpUntil(r.clock, () => c.has(REC_INFO), "info");
-    expect(parseInfo(new Uint8Array(c.body(REC_INFO)!))).toEqual({ protocol: 1, state: "locked", boxId: "KB-TEST01", version: "0.1.0" });
+    expect(parseInfo(new Uint8Array(c.body(REC_INFO)!))).toEqual({ protocol: 1, state: "ready", boxId: "KB-TEST01", version: "" });
     c.request(MSG_UNLOCK, GOOD);
     await pumpUntil(r.clock, () => c.responses.some((m) => m.type === "progress" && m.state === "open"), "latch open");
     expect(c.responses[0]).toEqual({ type: "result", request: MSG_UNLOCK, reason: "granted" });

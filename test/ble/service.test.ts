@@ -35,16 +35,19 @@ describe("BleService: publishing and advertising", () => {
     expect(d.ble.consoleExposed).toBe(true);
   });
 
-  it("advertises the box id and the coarse state only, and keeps info and advertising current", () => {
+  it("advertises the box id and whether it can take a request, never whether it is open, and keeps info and advertising current", () => {
     const r = rig();
     expect(r.ble.advertisement).toEqual({ name: "Keybox KB-TEST01", manufacturerData: Uint8Array.of(0xff, 0xff, 1, 1) });
-    expect(parseInfo(r.ble.info)).toEqual({ protocol: 1, state: "locked", boxId: "KB-TEST01", version: "0.1.0" });
+    expect(parseInfo(r.ble.info)).toEqual({ protocol: 1, state: "ready", boxId: "KB-TEST01", version: "" });
     r.service.progress("unlocking");
     expect(r.ble.advertisement!.manufacturerData).toEqual(Uint8Array.of(0xff, 0xff, 1, 3));
     expect(parseInfo(r.ble.info)!.state).toBe("busy");
     r.service.progress("open");
-    expect(r.ble.advertisement!.manufacturerData).toEqual(Uint8Array.of(0xff, 0xff, 1, 2));
-    expect(parseInfo(r.ble.info)!.state).toBe("open");
+    // open looks exactly like locked to a passer-by
+    expect(r.ble.advertisement!.manufacturerData).toEqual(Uint8Array.of(0xff, 0xff, 1, 1));
+    expect(parseInfo(r.ble.info)).toEqual({ protocol: 1, state: "ready", boxId: "KB-TEST01", version: "" });
+    r.service.progress("fault");
+    expect(r.ble.advertisement!.manufacturerData).toEqual(Uint8Array.of(0xff, 0xff, 1, 1));
   });
 
   it("validates its options before doing anything", () => {
@@ -90,8 +93,17 @@ describe("BleService: requests", () => {
     expect(p.take()).toEqual([{ type: "result", request: MSG_LOCK, reason: "bad_signature" }]);
     p.send(MSG_STATE);
     r.clock.advance(100);
-    expect(p.take()).toEqual([{ type: "state", state: { latch: "locked", key: true, lid: "closed" } }]);
+    // no grant was granted on this link: the box id and readiness only
+    expect(p.take()).toEqual([{ type: "state", state: { box: "KB-TEST01", ready: true } }]);
     expect(r.service.limits().failures).toBe(1);
+    // after a granted request, the full state
+    r.clock.advance(2500);
+    p.send(MSG_UNLOCK, GOOD);
+    r.clock.advance(1500);
+    p.take();
+    p.send(MSG_STATE);
+    r.clock.advance(100);
+    expect(p.take()).toEqual([{ type: "state", state: { latch: "open", key: true, lid: "closed", v: "0.1.0" } }]);
   });
 
   it("refuses every request on an unencrypted link outside devMode, until the link is secured", () => {
@@ -473,7 +485,7 @@ describe("BleService: connections", () => {
     r.clock.advance(20);
     q.send(MSG_STATE);
     r.clock.advance(100);
-    expect(q.received).toEqual([{ type: "state", state: { latch: "open", key: true, lid: "closed" } }]);
+    expect(q.received).toEqual([{ type: "state", state: { box: "KB-TEST01", ready: true } }]);
   });
 
   it("broken frames get specific errors; a phone that keeps sending them is dropped", () => {

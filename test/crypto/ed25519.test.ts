@@ -179,7 +179,9 @@ describe.each(PATHS)("ed25519 verify ($name)", (path) => {
     expect(path.verify(sig, msg, yPlusP)).toBe(false);
     expect(naclOnce(sig, msg, signedZeroX)).toBe(true);
     expect(path.verify(sig, msg, signedZeroX)).toBe(false);
-    expect(publicKeyIsValid(minusOne)).toBe(true);
+    // canonical, but of small order (order 2): a key the box must never trust (issue 13)
+    expect(publicKeyIsValid(minusOne)).toBe(false);
+    expect(publicKeyIsValid(point)).toBe(true);
     expect(publicKeyIsValid(minusOneSigned)).toBe(false);
     // Every y >= p that is on the curve: non-canonical, rejected.
     for (let y = P; y < 1n << 255n; y++) {

@@ -65,8 +65,14 @@ describe("decide", () => {
     const forged = mint(k2, { keyId: 1 });
     expect(reason(forged)).toBe("bad_signature");
     const flipped = mint(k1);
-    flipped[5] ^= 1;
+    flipped[13] ^= 1; // in the grant id: only the signature can tell
     expect(reason(flipped)).toBe("bad_signature");
+    // in the box id: refused by the cheap checks, before any cryptography
+    const other = mint(k1);
+    other[5] ^= 1;
+    const v = counting(firmwareVerify);
+    expect(reason(other, { verify: v })).toBe("wrong_box");
+    expect(v.calls).toBe(0);
   });
 
   test("a re-encoded signature (S + L) is refused", () => {
