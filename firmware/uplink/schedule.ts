@@ -53,7 +53,7 @@ export interface LinkScheduleOptions {
 
 /** A session whose link is not up after this long (no coverage, no broker) is abandoned until the next try. */
 const SESSION_GIVE_UP_MS = 25000;
-/** The first retry after an abandoned session; later ones double up to pollMaxMs. */
+/** The first retry after an abandoned session; later ones double; all at most pollMaxMs. */
 const RETRY_FIRST_MS = 3600000;
 /** Within this long of an abandoned session, an urgent event waits for the retry instead of searching again. */
 const RETRY_URGENT_MS = 1800000;
@@ -149,7 +149,7 @@ export class LinkSchedule {
     if (!l.up()) {
       // No network (or no broker): searching is the costliest thing the modem does, so give up and try later, backing off.
       if (now - this.wokeAt < SESSION_GIVE_UP_MS) return;
-      this.retryWait = this.retryWait ? Math.min(this.o.pollMaxMs, this.retryWait * 2) : RETRY_FIRST_MS;
+      this.retryWait = Math.min(this.o.pollMaxMs, this.retryWait ? this.retryWait * 2 : RETRY_FIRST_MS);
       this.failedAt = now;
       return this.down(this.retryWait);
     }
