@@ -195,7 +195,19 @@ export function start(hal: Hal, builtIn: Config): Keybox {
   const latchSub = latch.onState(function (state) {
     ble.progress(state);
   });
-  const cell = new Bg96({ modem: hal.modem, clock: hal.clock, apn: config.apn, events: events, log: hal.log });
+  const mp = config.modem;
+  const cell = new Bg96({
+    modem: hal.modem,
+    clock: hal.clock,
+    apn: config.apn,
+    psm: mp.psmTauS > 0 ? { tauSeconds: mp.psmTauS, activeSeconds: mp.psmActiveS } : undefined,
+    edrxSeconds: mp.edrxS,
+    // Searching is the modem's costliest state; the duty cycle retries later rather than search on.
+    registerMs: 60000,
+    events: events,
+    log: hal.log,
+  });
+  hal.ble.setRadio({ intervalMs: config.radio.advIntervalMs, txDbm: config.radio.txDbm });
   const remote = new RemoteCommands({
     access: access,
     latch: latch,
@@ -209,6 +221,8 @@ export function start(hal: Hal, builtIn: Config): Keybox {
   const netTime = new NetworkTimeSync({
     clock: hal.clock,
     wallclock: wallclock,
+    // Once the clock is known, every uplink session refreshes it (netTimeEveryMs): no separate modem wakes for time.
+    refreshMs: 7 * 86400000,
     networkTime: function (cb) {
       cell.networkTime(cb);
     },
@@ -248,6 +262,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
         events: events,
         idleMs: config.link.idleMs,
         pollMs: config.link.pollMs,
+        pollMaxMs: config.link.pollMaxMs,
         batchMs: config.link.batchMs,
         link: {
           start: function () {

@@ -18,6 +18,14 @@ const REMOTE_KEYS: { [path: string]: string } = {
   "latch.relockDelayMs": "number",
   "tamper.alarmSound": "boolean",
   "tamper.shockThresholdMg": "number",
+  // The power trade-off (README, Battery life): how often commands are collected, how long routine events wait, how the modem sleeps.
+  "link.pollMs": "number",
+  "link.pollMaxMs": "number",
+  "link.batchMs": "number",
+  "modem.psmTauS": "number",
+  "modem.psmActiveS": "number",
+  "modem.edrxS": "number",
+  "radio.advIntervalMs": "number",
 };
 
 export class Settings {

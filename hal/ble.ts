@@ -26,6 +26,8 @@ export interface Ble {
   setInfo(value: Uint8Array): void;
   /** Sends one response frame (at most 20 bytes) to the connected central. */
   notify(frame: Uint8Array): void;
+  /** Advertising interval and transmit power (dBm), kept for every later advertise(). */
+  setRadio(options: { intervalMs: number; txDbm: number }): void;
   /** Advertises the name and manufacturer data (no secrets in either). */
   advertise(name: string, manufacturerData: Uint8Array): void;
   onConnect(cb: (link: BleLink) => void): Handle;

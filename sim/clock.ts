@@ -30,6 +30,7 @@ export class VirtualClock implements Clock {
   private wallBase: number;
   private wallSetAt = 0;
   private driftPpm: number;
+  private observers: Array<() => void> = [];
 
   constructor(options: VirtualClockOptions = {}) {
     this.wallBase = options.wallAtBoot === undefined ? 0 : options.wallAtBoot;
@@ -81,8 +82,19 @@ export class VirtualClock implements Clock {
         next.live = false;
       }
       next.cb();
+      for (let i = 0; i < this.observers.length; i++) this.observers[i]();
     }
     this.now = target;
+  }
+
+  /** Calls cb after every timer that runs (the energy model samples the parts' states there). Survives clearAll(). */
+  observe(cb: () => void): Handle {
+    this.observers.push(cb);
+    return {
+      cancel: () => {
+        this.observers = this.observers.filter((o) => o !== cb);
+      },
+    };
   }
 
   /** Advances to the next due timer (if any within limitMs) and runs it. Returns false when idle. */

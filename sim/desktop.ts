@@ -17,6 +17,7 @@ import { startBroker, EmbeddedBroker } from "./broker";
 import { Desk, formatEvent } from "./desk";
 import { Pace } from "./pace";
 import { WebServer } from "./web/server";
+import { EnergyMeter, describe } from "./energy/meter";
 
 export { formatEvent };
 
@@ -107,9 +108,9 @@ async function main(): Promise<void> {
   const nowS = Date.now() / 1000;
   const box = new SimBox({
     // A person at the desktop expects the owner's commands to arrive while they watch: the modem
-    // stays up for ten idle minutes and polls every 30 s, where a box in the field sleeps after one
-    // minute and polls every 15.
-    config: { boxId, devMode: values.dev, link: { idleMs: 600000, pollMs: 30000, batchMs: 5000 } },
+    // stays up for ten idle minutes and polls every 30 s, where a box in the field sleeps 3 s after
+    // its session and collects commands every 2 to 6 hours (the energy model's `status` shows the cost).
+    config: { boxId, devMode: values.dev, link: { idleMs: 600000, pollMs: 30000, pollMaxMs: 30000, batchMs: 5000 } },
     provisioning: provText,
     broker,
     now: nowS,
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
     onLog: (line) => process.stdout.write("  log: " + line + "\n"),
     onModemTrace: values["trace-modem"] ? (dir, text) => process.stdout.write("  modem " + dir + " " + JSON.stringify(text) + "\n") : undefined,
   });
+  const meter = new EnergyMeter({ box });
   const fw = box.boot();
   let printed = 0;
   const flushEvents = () => {
@@ -128,6 +130,7 @@ async function main(): Promise<void> {
     box.run(Number(values["run-for-ms"]));
     flushEvents();
     process.stdout.write("status " + JSON.stringify(box.firmware ? box.firmware.status() : null) + "\n");
+    process.stdout.write(describe(meter.report()) + "\n");
     box.close();
     return;
   }
@@ -186,6 +189,7 @@ async function main(): Promise<void> {
     void desk.execute(line).then((a) => {
       flushEvents();
       if (a.text) process.stdout.write(a.text + "\n");
+      if (/^\s*status\s*$/i.test(line)) process.stdout.write(describe(meter.report()) + "\n");
       if (!quitting) {
         rl.resume();
         rl.prompt();

@@ -14,6 +14,7 @@ describe("npm start (the desktop simulator)", () => {
     expect(r.stdout).toMatch(/time set \{"src":"net"/);
     const status = JSON.parse(/^status (.*)$/m.exec(r.stdout)![1]);
     expect(status).toEqual(expect.objectContaining({ boxId: "KB-DEMO01", latch: "locked", keys: 1 }));
+    expect(r.stdout).toMatch(/^energy: [0-9.]+ mAh in 0\.01 h, average [0-9.]+ uA .* years on a 3350 mAh /m);
   });
 
   it("says what is wrong with a provisioning file it cannot read", () => {

@@ -43,7 +43,7 @@ describe("the flashed bundle", () => {
     expect(adv.options.manufacturerData).toEqual([1, 1]);
     const ledWrites = () => sb.hw.writes.filter((w) => w.pin === "D12").length;
     const before = ledWrites();
-    sb.hw.advance(11000);
+    sb.hw.advance(61000); // two heartbeats at the default 30 s
     expect(ledWrites() - before).toBeGreaterThanOrEqual(4);
     expect(sb.hw.writes.filter((w) => (w.pin === "D19" || w.pin === "D20") && w.value === 1)).toEqual([]);
   });

@@ -7,7 +7,7 @@ import { BUILD_YEAR, SERVICE_YEARS } from "../time/epoch";
  * The Quectel BG96 driver, from the BG96 AT Commands Manual and TCP/IP
  * Application Note. It brings the modem up in levels, each only as far as a
  * caller needs: 1 = powered and configured (echo off, numeric CME errors,
- * +CEREG URCs with access technology, SIM ready, PSM request), 2 =
+ * +CEREG URCs with access technology, SIM ready, PSM and eDRX requests), 2 =
  * registered on LTE-M or NB-IoT (+CEREG stat 1 home or 5 roaming), 3 = PDP
  * context 1 active. Sockets are TCP in buffer access mode: AT+QIOPEN, then
  * the URC +QIOPEN: <id>,<err>; incoming data is announced by
@@ -49,6 +49,8 @@ export interface Bg96Options {
   rat?: "ltem" | "nbiot" | "both";
   /** Request PSM with this periodic TAU and active time; undefined powers the modem off when idle. */
   psm?: { tauSeconds: number; activeSeconds: number };
+  /** Request this eDRX cycle in seconds while idle (AT+CEDRXS, LTE-M); undefined or 0 turns eDRX off. */
+  edrxSeconds?: number;
   /** Give up waiting for registration after this long (default 180 s). */
   registerMs?: number;
   /** Sleep after this long with no socket and no request (default 60 s; 0 = only on sleep()). */
@@ -85,6 +87,16 @@ interface Waiter {
 }
 
 const MAX_CHUNK = 1460;
+
+/** eDRX cycles for LTE-M (WB-S1) by their 4-bit value, 3GPP TS 24.008 table 10.5.5.32. */
+const EDRX_S = [5.12, 10.24, 20.48, 40.96, 61.44, 81.92, 102.4, 122.88, 143.36, 163.84, 327.68, 655.36, 1310.72, 2621.44, 5242.88, 10485.76];
+
+/** The AT+CEDRXS value for the longest LTE-M eDRX cycle not above seconds (the shortest when all are). */
+export function edrxBits(seconds: number): string {
+  let v = 0;
+  for (let i = 0; i < EDRX_S.length; i++) if (EDRX_S[i] <= seconds + 0.001) v = i;
+  return bits(v, 4);
+}
 const SOCKETS = 12;
 
 /** Encodes seconds as a 3GPP TS 24.008 GPRS timer (T3412 extended or T3324), rounding up. */
@@ -638,7 +650,7 @@ export class Bg96 {
     const start = () => {
       const r = this.o.rat;
       const mode = r === "ltem" ? 0 : r === "nbiot" ? 1 : 2;
-      const cmds = ["ATE0", "AT+CMEE=1", "AT+CEREG=2", 'AT+QCFG="iotopmode",' + mode + ",1", 'AT+QCFG="psm/urc",1', this.psmCommand()];
+      const cmds = ["ATE0", "AT+CMEE=1", "AT+CEREG=2", 'AT+QCFG="iotopmode",' + mode + ",1", 'AT+QCFG="psm/urc",1', this.psmCommand(), this.edrxCommand()];
       // Found already on (the MCU restarted, not the modem): sockets and the context may be left over.
       if (this.foundOn) cmds.push("AT+QIDEACT=1");
       this.foundOn = false;
@@ -667,6 +679,11 @@ export class Bg96 {
     const p = this.o.psm;
     if (!p) return "AT+CPSMS=0";
     return 'AT+CPSMS=1,,,"' + gprsTimerBits(p.tauSeconds, true) + '","' + gprsTimerBits(p.activeSeconds, false) + '"';
+  }
+
+  private edrxCommand(): string {
+    const e = this.o.edrxSeconds;
+    return e ? 'AT+CEDRXS=1,4,"' + edrxBits(e) + '"' : "AT+CEDRXS=0";
   }
 
   /** AT+CPIN?: the SIM may report busy (CME 14) for a few seconds after boot. */

@@ -16,6 +16,7 @@ export class EspruinoBle implements Ble {
   private disconnects: Array<Listener<void>> = [];
   private writes: Array<Listener<Uint8Array>> = [];
   private info = new Uint8Array(0);
+  private intervalMs = 375;
 
   constructor() {
     const self = this;
@@ -47,10 +48,15 @@ export class EspruinoBle implements Ble {
     if (this.layout && this.connected) this.update(this.layout.response, { value: frame, notify: true });
   }
 
+  setRadio(options: { intervalMs: number; txDbm: number }): void {
+    this.intervalMs = options.intervalMs;
+    if (NRF.setTxPower) NRF.setTxPower(options.txDbm);
+  }
+
   advertise(name: string, manufacturerData: Uint8Array): void {
     const data: number[] = [];
     for (let i = 2; i < manufacturerData.length; i++) data.push(manufacturerData[i]);
-    NRF.setAdvertising({}, { name: name, manufacturer: manufacturerData[0] | (manufacturerData[1] << 8), manufacturerData: data });
+    NRF.setAdvertising({}, { name: name, manufacturer: manufacturerData[0] | (manufacturerData[1] << 8), manufacturerData: data, interval: this.intervalMs });
   }
 
   onConnect(cb: (link: BleLink) => void): Handle {

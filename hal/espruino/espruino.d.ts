@@ -33,6 +33,8 @@ declare const NRF: {
   setServices(services: any, options: any): void;
   updateServices(services: any): void;
   setAdvertising(data: any, options: any): void;
+  /** Absent from some builds (and from the test fake), hence optional. */
+  setTxPower?: (dbm: number) => void;
   setSecurity(options: any): void;
   getSecurityStatus(): { connected: boolean; encrypted: boolean };
   disconnect(): void;

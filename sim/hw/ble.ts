@@ -20,6 +20,8 @@ export class SimBle implements Ble {
   consoleExposed = false;
   info = new Uint8Array(0);
   advertisement: { name: string; manufacturerData: Uint8Array } | undefined;
+  /** Advertising interval and TX power the firmware chose (Espruino's defaults until it does). */
+  radio = { intervalMs: 375, txDbm: 0 };
   private central: { link: { encrypted: boolean }; sink: CentralSink } | undefined;
   /** No supply: the radio neither advertises nor takes a connection. */
   private off = false;
@@ -47,6 +49,10 @@ export class SimBle implements Ble {
     this.later(() => {
       if (this.central === c) c.sink.notify(copy);
     });
+  }
+
+  setRadio(options: { intervalMs: number; txDbm: number }): void {
+    this.radio = { intervalMs: options.intervalMs, txDbm: options.txDbm };
   }
 
   advertise(name: string, manufacturerData: Uint8Array): void {
@@ -146,6 +152,7 @@ export class SimBle implements Ble {
     this.consoleExposed = false;
     this.info = new Uint8Array(0);
     this.advertisement = undefined;
+    this.radio = { intervalMs: 375, txDbm: 0 };
     if (c) this.later(() => c.sink.disconnected());
   }
 

@@ -19,6 +19,16 @@ import { ModemPeer, SimModemWire } from "../hw/modem";
  * gone: +QIURC "closed"), slow(ms) extra reply latency, garble(n) corrupts
  * the next n replies, hang() stops answering until power-cycled through the
  * power key, reboot() restarts it spontaneously, sim(false) removes the SIM.
+ *
+ * Power: AT+CPSMS (requested periodic TAU T3412 and active time T3324) and
+ * AT+CEDRXS (requested eDRX cycle, LTE-M value table of 3GPP TS 24.008
+ * 10.5.5.32) are honoured. The radio side keeps an RRC state: any data
+ * (attach, PDP activation, a socket opened, sent or received) makes it
+ * "connected" until the network's inactivity timer (rrcInactivityMs) releases
+ * it; only then does T3324 run towards PSM. Data for the box that arrives
+ * while the radio is idle waits for the next paging occasion (the DRX or
+ * eDRX cycle). In PSM the modem wakes by itself for each periodic TAU
+ * (counted in taus). radio() reports all this for the energy model.
  */
 
 export type Coverage = "home" | "roaming" | "none" | "denied";
@@ -80,7 +90,27 @@ export interface Bg96EmulatorOptions {
   trace?: (dir: "<" | ">", text: string) => void;
   /** Makes the sockets the bridge opens (default: real TCP). */
   socket?: () => BridgeSocket;
+  /** The network releases the RRC connection after this long without data (default 10 s, an estimate of common network settings). */
+  rrcInactivityMs?: number;
+  /** Idle-mode paging cycle without eDRX (default 1.28 s, the usual LTE default DRX). */
+  drxMs?: number;
 }
+
+/** What the radio is doing, for the energy model. */
+export interface RadioState {
+  power: "off" | "booting" | "on" | "psm";
+  /** Registered (home or roaming). */
+  registered: boolean;
+  /** RRC connected (data moving or the inactivity timer running). */
+  connected: boolean;
+  /** eDRX cycle in ms while idle (0: plain DRX). */
+  edrxMs: number;
+  /** Requested PSM active time in seconds, when PSM is set. */
+  psmActiveS: number | undefined;
+}
+
+/** eDRX cycle lengths in seconds for WB-S1 (LTE-M) by the 4-bit value of 3GPP TS 24.008 table 10.5.5.32. */
+export const EDRX_WBS1_S = [5.12, 10.24, 20.48, 40.96, 61.44, 81.92, 102.4, 122.88, 143.36, 163.84, 327.68, 655.36, 1310.72, 2621.44, 5242.88, 10485.76];
 
 type Power = "off" | "booting" | "on" | "psm";
 
@@ -118,6 +148,17 @@ export class Bg96Emulator implements ModemPeer {
   power: Power = "off";
   hung = false;
   psmEntered = 0;
+  /** Periodic tracking area updates done while in PSM. */
+  taus = 0;
+  /** Bytes carried over the air, both directions, and the number of separate transfers. */
+  airBytes = 0;
+  transfers = 0;
+  /** The eDRX cycle requested with AT+CEDRXS (0 = off). */
+  edrxMs = 0;
+  private rrc = false;
+  private sockets: (() => BridgeSocket) | undefined;
+  private rrcTimer: Handle | undefined;
+  private tauTimer: Handle | undefined;
   private readonly o: Bg96EmulatorOptions;
   private coverage: Coverage;
   private reg = 0;
@@ -214,6 +255,11 @@ export class Bg96Emulator implements ModemPeer {
     this.socks = [];
   }
 
+  /** Bridges TCP connections to sockets from factory instead of real ones (the energy run's broker on virtual time). */
+  useSockets(factory: () => BridgeSocket): void {
+    this.sockets = factory;
+  }
+
   /** Inserts or removes the SIM. */
   sim(present: boolean): void {
     this.simIn = present;
@@ -224,6 +270,11 @@ export class Bg96Emulator implements ModemPeer {
     const ids: number[] = [];
     for (let i = 0; i < this.socks.length; i++) if (this.socks[i]) ids.push(i);
     return ids;
+  }
+
+  /** What the radio is doing now (for the energy model). */
+  radio(): RadioState {
+    return { power: this.power, registered: this.registered(), connected: this.power === "on" && this.rrc, edrxMs: this.edrxMs, psmActiveS: this.psm ? this.psm.active : undefined };
   }
 
   /** Resolves when no real connect, write or close is outstanding (bounded by timeoutMs of real time). */
@@ -256,6 +307,16 @@ export class Bg96Emulator implements ModemPeer {
       this.later(this.delays.wake, () => {
         this.power = "on";
         this.out("RDY", 0);
+        // Still registered, unless the network went away while it slept: then it searches.
+        const c = this.coverage;
+        const e = this.epoch;
+        if (this.registered() && c !== "home" && c !== "roaming") {
+          this.pdp = false;
+          this.setReg(c === "denied" ? 3 : 2);
+        } else if (!this.registered() && (c === "home" || c === "roaming"))
+          this.later(this.delays.register, () => {
+            if (e === this.epoch && this.coverage === c) this.setReg(c === "home" ? 1 : 5);
+          });
         this.armPsm();
       });
     } else if (this.power === "on" && held >= 650) {
@@ -343,6 +404,7 @@ export class Bg96Emulator implements ModemPeer {
     if (c === "+QIACT=1") {
       if (!this.registered()) return this.out("ERROR", this.delays.pdp);
       this.pdp = true;
+      this.air(0);
       return this.out("OK", this.delays.pdp);
     }
     if (c === "+QIDEACT=1") {
@@ -391,6 +453,13 @@ export class Bg96Emulator implements ModemPeer {
       this.armPsm();
       return this.out("OK");
     }
+    if ((m = /^\+CEDRXS=([0-3])(,([45]))?(,"([01]{4})")?$/.exec(c))) {
+      const mode = parseInt(m[1], 10);
+      if (mode === 0 || mode === 3) this.edrxMs = 0;
+      else if (m[5] !== undefined) this.edrxMs = Math.round(EDRX_WBS1_S[parseInt(m[5], 2)] * 1000);
+      return this.out("OK");
+    }
+    if (c === "+CEDRXS?") return this.out("+CEDRXS: " + (this.edrxMs ? '4,"' + edrxBits(this.edrxMs) + '"' : "") + "\r\n\r\nOK");
     if (c === "+CPSMS?") return this.out("+CPSMS: " + (this.psm ? 1 : 0) + "\r\n\r\nOK");
     this.out("ERROR");
   }
@@ -402,7 +471,9 @@ export class Bg96Emulator implements ModemPeer {
     if (!this.pdp) return this.out("+QIOPEN: " + id + ",561", this.delays.open);
     const allow = this.o.allowHost || ((h: string) => h === "localhost" || /^127\./.test(h) || h === "::1");
     if (!allow(host)) return this.out("+QIOPEN: " + id + ",565", this.delays.open);
-    const s: BridgeSocket = this.o.socket ? this.o.socket() : new net.Socket();
+    const make = this.sockets || this.o.socket;
+    const s: BridgeSocket = make ? make() : new net.Socket();
+    this.air(0);
     const k: Sock = { id: id, s: s, state: "opening", rx: "", told: false };
     this.socks[id] = k;
     this.pendingReal++;
@@ -455,6 +526,7 @@ export class Bg96Emulator implements ModemPeer {
     const k = this.socks[id];
     if (!k || k.state !== "open") return this.out("SEND FAIL", this.delays.send);
     this.pendingReal++;
+    this.air(data.length);
     k.s.write(Buffer.from(data, "latin1"), () => this.pendingReal--);
     this.out("SEND OK", this.delays.send);
   }
@@ -472,6 +544,13 @@ export class Bg96Emulator implements ModemPeer {
 
   private arrive(k: Sock, text: string): void {
     if (this.socks[k.id] !== k) return;
+    // Idle: the network pages the modem at its next paging occasion, then the data flows.
+    const wait = this.pagingDelay();
+    if (wait > 0) {
+      this.later(wait, () => this.arrive(k, text));
+      return;
+    }
+    this.air(text.length);
     k.rx += text;
     this.touch();
     if (!k.told) {
@@ -544,6 +623,7 @@ export class Bg96Emulator implements ModemPeer {
     this.line = "";
     this.hung = false;
     if (this.psmTimer) this.psmTimer.cancel();
+    this.stopRadio();
     for (let i = 0; i < this.timers.length; i++) this.timers[i].cancel();
     this.timers = [];
   }
@@ -555,6 +635,7 @@ export class Bg96Emulator implements ModemPeer {
   private setReg(stat: number): void {
     if (stat === this.reg) return;
     this.reg = stat;
+    if (this.registered()) this.air(0);
     if (this.cereg > 0) this.out("+CEREG: " + this.regText(this.cereg), 0);
     this.armPsm();
   }
@@ -594,7 +675,7 @@ export class Bg96Emulator implements ModemPeer {
     if (this.psmTimer) this.psmTimer.cancel();
     this.psmTimer = undefined;
     const p = this.psm;
-    if (!p || this.power !== "on" || !this.registered() || this.o.psmGranted === false) return;
+    if (!p || this.power !== "on" || !this.registered() || this.o.psmGranted === false || this.rrc) return;
     this.psmTimer = this.o.clock.after(p.active * 1000, () => {
       this.psmTimer = undefined;
       if (this.power !== "on" || this.hung || this.socketIds().length || this.sending) return;
@@ -602,7 +683,51 @@ export class Bg96Emulator implements ModemPeer {
       this.psmEntered++;
       this.epoch++;
       this.power = "psm";
+      this.scheduleTau(p.tau);
     });
+  }
+
+  /** In PSM the modem wakes by itself every T3412 for a periodic TAU, unseen by the MCU. */
+  private scheduleTau(tauS: number): void {
+    if (this.tauTimer) this.tauTimer.cancel();
+    this.tauTimer = this.o.clock.after(tauS * 1000, () => {
+      this.tauTimer = undefined;
+      if (this.power !== "psm") return;
+      this.taus++;
+      this.scheduleTau(tauS);
+    });
+  }
+
+  /** Data on the air: the RRC connection is (re)established and held until the inactivity timer runs out. */
+  private air(bytes: number): void {
+    this.airBytes += bytes;
+    this.transfers++;
+    this.rrc = true;
+    if (this.psmTimer) this.psmTimer.cancel();
+    this.psmTimer = undefined;
+    if (this.rrcTimer) this.rrcTimer.cancel();
+    const ms = this.o.rrcInactivityMs === undefined ? 10000 : this.o.rrcInactivityMs;
+    this.rrcTimer = this.o.clock.after(ms, () => {
+      this.rrcTimer = undefined;
+      this.rrc = false;
+      this.armPsm();
+    });
+  }
+
+  private stopRadio(): void {
+    this.rrc = false;
+    if (this.rrcTimer) this.rrcTimer.cancel();
+    this.rrcTimer = undefined;
+    if (this.tauTimer) this.tauTimer.cancel();
+    this.tauTimer = undefined;
+  }
+
+  /** Time until the next paging occasion when the radio is idle; 0 when connected. */
+  private pagingDelay(): number {
+    if (this.rrc || this.power !== "on") return 0;
+    const cycle = this.edrxMs || (this.o.drxMs === undefined ? 1280 : this.o.drxMs);
+    const into = this.o.clock.monotonic() % cycle;
+    return into === 0 ? 0 : cycle - into;
   }
 
   // ---- output --------------------------------------------------------------------
@@ -663,6 +788,15 @@ export class Bg96Emulator implements ModemPeer {
       i += n;
     }
   }
+}
+
+/** The 4-bit AT+CEDRXS value of an LTE-M eDRX cycle in ms. */
+function edrxBits(ms: number): string {
+  let best = 0;
+  for (let i = 0; i < EDRX_WBS1_S.length; i++) if (Math.abs(EDRX_WBS1_S[i] * 1000 - ms) < Math.abs(EDRX_WBS1_S[best] * 1000 - ms)) best = i;
+  let b = best.toString(2);
+  while (b.length < 4) b = "0" + b;
+  return b;
 }
 
 /** Resolves when cond() holds, polling in real time; rejects after timeoutMs. */

@@ -31,7 +31,8 @@ function open(w: World): string | undefined {
 
 describe("a power cycle while the modem is up and events are flowing", () => {
   it("detaches the dead firmware; afterwards events keep flowing, no sequence number is reused, nothing is logged twice", () => {
-    const w = new World({ boxId: BOX, config: { boxId: BOX }, provisioning, now: T0 + 3600, seed: 5 });
+    // The link stays up a minute after each event, as this test needs it up when the power goes (the field default is 3 s).
+    const w = new World({ boxId: BOX, config: { boxId: BOX, link: { idleMs: 60000, pollMs: 900000, pollMaxMs: 900000, batchMs: 300000 } }, provisioning, now: T0 + 3600, seed: 5 });
     try {
       const box = w.box;
       box.boot();
