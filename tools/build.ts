@@ -15,6 +15,7 @@ import * as ts from "typescript";
 import { checkBundle, GateReport } from "./gate";
 import { measureJsVars } from "./jsvars";
 import { MANGLE_REGEX, markPrivateMembers } from "./mangle";
+import { buildBlob, MAX_BLOB_BYTES } from "./native/build";
 
 export const ROOT = path.resolve(__dirname, "..");
 const DEVICE_OUT = path.join(ROOT, "build", "device");
@@ -301,6 +302,10 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   process.stdout.write(rel + ": " + r.bytes + " bytes, ~" + r.jsVars.value + " JsVars once booted from Storage (" + r.jsVars.how + ")\n");
+  // The native Ed25519 verifier (issue 16); without an Arm compiler the firmware keeps the JavaScript verifier.
+  const native = buildBlob();
+  if ("skipped" in native) process.stdout.write("native verifier blob skipped: " + native.skipped + "; the firmware will use the JavaScript verifier\n");
+  else process.stdout.write(native.file + ": native verifier, " + native.bytes + " bytes (budget " + MAX_BLOB_BYTES + "), sha256 " + native.sha256 + "\n");
   // The board's Storage as the flasher will count it (espruino.config.json's board and storage plan).
   // The bundle is built either way; a configuration the flasher cannot read only loses the report.
   const flash = await import("./flash");
