@@ -51,7 +51,7 @@ export class EspruinoBuzzer implements Buzzer {
  * this firmware was built with (KEYBOX_BUILD.native), otherwise Accel says
  * why it is missing.
  */
-export function espruinoAccel(findBlob?: () => NativeBlob | string): Accel {
+export function espruinoAccel(findBlob?: (sha256: (d: Uint8Array) => Uint8Array) => NativeBlob | string): Accel {
   const accel: Accel = {
     convolve: function (a, b, offset) {
       return E.convolve(a, b, offset);
@@ -79,10 +79,9 @@ export function espruinoAccel(findBlob?: () => NativeBlob | string): Accel {
   const bound = !sha256
     ? "no_sha256"
     : bindNativeVerifier({
-        find: findBlob ||
-          function () {
-            return "no_code_area";
-          },
+        find: function () {
+          return findBlob ? findBlob(sha256) : "no_code_area";
+        },
         sha256: built ? built.sha256 : undefined,
         scratchBytes: built ? built.scratchBytes : 0,
         hash: sha256,
