@@ -81,6 +81,11 @@ export function start(hal: Hal, builtIn: Config): Keybox {
   const flash = upkeep.flash;
   const settings = new Settings({ flash: flash, crc32: crc32 });
   const config = settings.apply(builtIn);
+  // Which Ed25519 verifier decides grants, and why not the board's machine code when it does not (after start() returns, as the boot).
+  hal.clock.after(0, function () {
+    if (hal.accel.ed25519) events.emit("verifier", "native");
+    else if (hal.accel.ed25519Missing) events.emit("verifier", "javascript", { why: hal.accel.ed25519Missing });
+  });
   const latch = new LatchController({
     latch: hal.latch,
     lid: hal.lid,

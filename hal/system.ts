@@ -29,4 +29,13 @@ export interface Accel {
   convolve?(a: Float64Array, b: Float64Array, offset: number): number;
   /** CRC-32 (IEEE) of data, as E.CRC32. */
   crc32?(data: Uint8Array): number;
+  /**
+   * Strict Ed25519 verification (RFC 8032, exactly as firmware/crypto) in
+   * machine code: whether signature (64 bytes) is valid for publicKey (32)
+   * given digest = SHA-512(R || A || message) (64), or undefined when the
+   * call could not be made (then the firmware verifies in JavaScript).
+   */
+  ed25519?(signature: Uint8Array, publicKey: Uint8Array, digest: Uint8Array): boolean | undefined;
+  /** Why ed25519 is absent on a platform that could have it (the board): recorded at boot. */
+  ed25519Missing?: string;
 }

@@ -5,7 +5,8 @@
  * Linux binary, inside that interpreter. `npm run bench -- --json` prints one
  * JSON object. Not part of `npm test`. The headline figures use 8-tooth comb
  * tables; the "teeth" section measures every table size the issuer can
- * provision (5..8 teeth), trading Storage for time.
+ * provision (5..8 teeth), trading Storage for time. The native verifier's
+ * figures (tools/native/bench.ts) come last; `-- --native` prints only them.
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -13,6 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import { createHash } from "crypto";
 import { bundle, ROOT } from "./build";
+import { benchNative, nativeLines } from "./native/bench";
 
 const nacl = require("tweetnacl/nacl.js");
 
@@ -168,6 +170,12 @@ function runEspruino(bin: string, dir: string, name: string, script: string): Re
 
 async function main(): Promise<void> {
   const json = process.argv.includes("--json");
+  if (process.argv.includes("--native")) {
+    // Only the native verifier (QEMU's count and the board estimate), without the interpreter runs.
+    const n = await benchNative(makeCases());
+    process.stdout.write(json ? JSON.stringify({ native: n }) + "\n" : nativeLines(n).join("\n") + "\n");
+    return;
+  }
   const code = await bundle({ entry: "firmware/crypto/ed25519.ts", globalName: "ED", minify: true });
   // Same realm as the test data: instanceof Uint8Array must hold.
   const dev = new Function(code + "\nreturn ED;")() as Dev;
@@ -252,6 +260,9 @@ async function main(): Promise<void> {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
+  // The native verifier beside the interpreter's figures (issue 16).
+  const native = await benchNative(cases);
+  report.native = native;
   if (json) {
     process.stdout.write(JSON.stringify(report) + "\n");
     return;
@@ -275,6 +286,7 @@ async function main(): Promise<void> {
         (x.espruinoMs === undefined ? "" : ", espruino " + x.espruinoMs.toFixed(1) + " ms"),
     );
   }
+  lines.push(...nativeLines(native));
   process.stdout.write(lines.join("\n") + "\n");
 }
 

@@ -16,7 +16,7 @@ import { checkBundle, GateReport } from "./gate";
 import { measureJsVars } from "./jsvars";
 import { MANGLE_REGEX, markPrivateMembers } from "./mangle";
 import { INSTALLER_GLOBAL } from "./flash";
-import { buildBlob, MAX_BLOB_BYTES } from "./native/build";
+import { buildBlob, currentBlob, MAX_BLOB_BYTES } from "./native/build";
 
 export const ROOT = path.resolve(__dirname, "..");
 const DEVICE_OUT = path.join(ROOT, "build", "device");
@@ -237,7 +237,10 @@ export interface PinConfig {
 /** The build-time configuration placed in front of the firmware: the pin map and defaults. */
 export function devicePrelude(configPath = path.join(ROOT, "espruino.config.json")): string {
   const cfg = fs.existsSync(configPath) ? JSON.parse(fs.readFileSync(configPath, "utf8")) : {};
-  const embedded = { pins: cfg.pins || null, firmware: cfg.firmware || null };
+  // The native verifier's hash: the firmware calls an installed blob only when its bytes hash to this.
+  const blob = currentBlob();
+  const native = blob ? { ed25519: { sha256: blob.sha256, bytes: blob.bytes, scratchBytes: blob.scratchBytes } } : null;
+  const embedded = { pins: cfg.pins || null, firmware: cfg.firmware || null, native: native };
   return "var KEYBOX_BUILD=" + JSON.stringify(embedded) + ";\n";
 }
 

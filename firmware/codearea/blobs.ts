@@ -61,21 +61,23 @@ export function listBlobs(read: (addr: number, length: number) => Uint8Array, st
   // A first statement that is no declaration keeps terser from folding the hoisted vars into the loop's head.
   if (!(bytes > 0)) return [];
   const out: BlobEntry[] = [];
-  let at = start;
-  while (at + BLOB_HEADER_BYTES <= start + bytes) {
-    const h = read(at, BLOB_HEADER_BYTES);
-    let magic = true;
-    for (let i = 0; i < 4; i++) magic = magic && h[i] === BLOB_MAGIC[i];
-    const n = h[6];
-    if (!magic || h[4] !== 1 || n < 1 || n > BLOB_NAME_MAX) break;
-    const length = (h[8] | (h[9] << 8) | (h[10] << 16) | (h[11] << 24)) >>> 0;
-    if (at + BLOB_HEADER_BYTES + length > start + bytes) break;
-    let name = "";
-    for (let i = 0; i < n; i++) name += String.fromCharCode(h[44 + i]);
-    out.push({ kind: h[5], name: name, addr: at + BLOB_HEADER_BYTES, length: length, sha256: h.subarray(12, 44) });
-    at += BLOB_HEADER_BYTES + Math.ceil(length / 16) * 16;
-  }
+  for (let e = entryAt(read, start, start + bytes); e; e = entryAt(read, e.addr + Math.ceil(e.length / 16) * 16, start + bytes)) out.push(e);
   return out;
+}
+
+/** The entry whose header is at at, when a whole well-formed one lies below end. */
+function entryAt(read: (addr: number, length: number) => Uint8Array, at: number, end: number): BlobEntry | undefined {
+  if (at + BLOB_HEADER_BYTES > end) return undefined;
+  const h = read(at, BLOB_HEADER_BYTES);
+  let magic = true;
+  for (let i = 0; i < 4; i++) magic = magic && h[i] === BLOB_MAGIC[i];
+  const n = h[6];
+  if (!magic || h[4] !== 1 || n < 1 || n > BLOB_NAME_MAX) return undefined;
+  const length = (h[8] | (h[9] << 8) | (h[10] << 16) | (h[11] << 24)) >>> 0;
+  if (at + BLOB_HEADER_BYTES + length > end) return undefined;
+  let name = "";
+  for (let i = 0; i < n; i++) name += String.fromCharCode(h[44 + i]);
+  return { kind: h[5], name: name, addr: at + BLOB_HEADER_BYTES, length: length, sha256: h.subarray(12, 44) };
 }
 
 export interface Blob {

@@ -306,17 +306,22 @@ export function publicKeyIsValid(publicKey: Uint8Array): boolean {
   return isBytes(publicKey, 32) && keyIsSane(publicKey) && decodeNeg(point(), publicKey);
 }
 
+/** R || A || message: the bytes whose SHA-512 gives the challenge scalar k (RFC 8032 5.1.7). */
+export function challenge(signature: Uint8Array, publicKey: Uint8Array, message: Uint8Array): Uint8Array {
+  const buf = new Uint8Array(64 + message.length);
+  buf.set(signature.subarray(0, 32), 0);
+  buf.set(publicKey, 32);
+  buf.set(message, 64);
+  return buf;
+}
+
 /** Strict RFC 8032 verification; never throws, false on any malformed input. */
 export function verifyRef(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
   if (!isBytes(signature, 64) || !isU8(message) || !isBytes(publicKey, 32)) return false;
   if (!scalarIsCanonical(signature, 32)) return false;
   const q = point();
   if (!decodeNeg(q, publicKey)) return false;
-  const buf = new Uint8Array(64 + message.length);
-  buf.set(signature.subarray(0, 32), 0);
-  buf.set(publicKey, 32);
-  buf.set(message, 64);
-  const k = hashToScalar(sha512(buf));
+  const k = hashToScalar(sha512(challenge(signature, publicKey, message)));
   const p = point();
   scalarmult(p, q, k);
   const b = point();

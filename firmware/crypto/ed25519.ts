@@ -36,6 +36,7 @@ import { Accel } from "../../hal";
 import { isBytes as isU8 } from "../store/bytes";
 import { sha512, useNativeSha512 } from "./sha512";
 import {
+  challenge,
   D2,
   decodeNeg,
   hashToScalar,
@@ -58,11 +59,17 @@ function convolveJs(a: Float64Array, b: Float64Array, offset: number): number {
 }
 
 let C: Conv = convolveJs;
+let nativeVerify: Accel["ed25519"];
 
-/** Hands in the board's natives (or none): native SHA-512 and convolve when present, JS otherwise. */
+/**
+ * Hands in the board's natives (or none): native SHA-512 and convolve when
+ * present, JS otherwise; the native verifier, when the board has one, takes
+ * every verify() (the tables are then not needed).
+ */
 export function useAccel(accel: Accel | undefined): void {
   useNativeSha512(accel && accel.sha512 ? accel.sha512 : undefined);
   C = accel && accel.convolve ? accel.convolve : convolveJs;
+  nativeVerify = accel && accel.ed25519 ? accel.ed25519 : undefined;
 }
 
 function fe(): Fe {
@@ -508,11 +515,7 @@ export function verifyPrepared(
     if (!baseTable) useBaseTable(prepareBase(t));
     if (baseTeeth !== t) return verifyRef(signature, message, publicKey);
     const sp = spacing(t);
-    const buf = new Uint8Array(64 + message.length);
-    buf.set(signature.subarray(0, 32), 0);
-    buf.set(publicKey, 32);
-    buf.set(message, 64);
-    const k = hashToScalar(sha512(buf));
+    const k = hashToScalar(sha512(challenge(signature, publicKey, message)));
     digits(DIG_S, signature, 32, t, sp);
     digits(DIG_K, k, 0, t, sp);
     combine(baseTable as Uint16Array, words(table), sp);
@@ -526,11 +529,17 @@ export function verifyPrepared(
 
 /**
  * Strict RFC 8032 verification; never throws, false on any malformed input.
- * Uses a table registered with addKeyTable when there is one for publicKey,
- * else the plain verifier (correct, but seconds on the interpreter).
+ * Uses the board's native verifier when useAccel handed one in, else a table
+ * registered with addKeyTable when there is one for publicKey, else the
+ * plain verifier (correct, but seconds on the interpreter).
  */
 export function verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
   try {
+    if (nativeVerify && isBytes(signature, 64) && isU8(message) && isBytes(publicKey, 32)) {
+      // The machine code takes the digest of the board's native SHA-512; undefined: it could not run, so JavaScript decides.
+      const r = nativeVerify(signature, publicKey, sha512(challenge(signature, publicKey, message)));
+      if (r !== undefined) return r;
+    }
     const t = findTable(publicKey);
     if (t) return verifyPrepared(signature, message, publicKey, t);
     return verifyRef(signature, message, publicKey);

@@ -20,6 +20,10 @@ interface EspruinoStorage {
 }
 declare const E: {
   CRC32(data: Uint8Array | string): number;
+  /** A function calling machine code at addr (Thumb: addr | 1), with at most 4 arguments ("int(int,int,int,int)"). */
+  nativeCall(addr: number, signature: string): (...args: number[]) => number;
+  /** With flat = true, the address of a flat buffer's bytes, 0 for anything not flat. */
+  getAddressOf(v: any, flat: boolean): number;
   convolve(a: Float64Array, b: Float64Array, offset: number): number;
   hwRand(): number;
   enableWatchdog(timeout: number, isAuto?: boolean): void;
@@ -50,7 +54,7 @@ declare const I2C1: {
   writeTo(addr: number, data: number[] | Uint8Array): void;
   readFrom(addr: number, n: number): Uint8Array;
 };
-declare const KEYBOX_BUILD: { pins: any; firmware: any } | undefined;
+declare const KEYBOX_BUILD: { pins: any; firmware: any; native?: { ed25519?: { sha256: string; bytes: number; scratchBytes: number } } } | undefined;
 declare function require(name: string): any;
 declare function digitalWrite(pin: string | string[], value: number | boolean): void;
 declare function digitalRead(pin: string): number;

@@ -1,5 +1,6 @@
 import { Accel, Buzzer, Led, Random, Watchdog } from "../index";
 import { SwitchPin } from "./pins";
+import { bindNativeVerifier, NativeBlob } from "./native/ed25519";
 
 export class EspruinoWatchdog implements Watchdog {
   enable(timeoutSeconds: number): void {
@@ -43,8 +44,14 @@ export class EspruinoBuzzer implements Buzzer {
   }
 }
 
-/** The natives this build has; SHA-512 is missing on nRF52832 builds, so it is looked up. */
-export function espruinoAccel(): Accel {
+/**
+ * The natives this build has; SHA-512 is missing on nRF52832 builds, so it
+ * is looked up. findBlob is the code area's look-up of the installed native
+ * verifier; the verifier is bound only when its bytes hash to the SHA-256
+ * this firmware was built with (KEYBOX_BUILD.native), otherwise Accel says
+ * why it is missing.
+ */
+export function espruinoAccel(findBlob?: (sha256: (d: Uint8Array) => Uint8Array) => NativeBlob | string): Accel {
   const accel: Accel = {
     convolve: function (a, b, offset) {
       return E.convolve(a, b, offset);
@@ -67,5 +74,19 @@ export function espruinoAccel(): Accel {
     accel.sha256 = function (d) {
       return new Uint8Array(c.SHA256(d));
     };
+  const built = typeof KEYBOX_BUILD !== "undefined" && KEYBOX_BUILD && KEYBOX_BUILD.native ? KEYBOX_BUILD.native.ed25519 : undefined;
+  const sha256 = accel.sha256;
+  const bound = !sha256
+    ? "no_sha256"
+    : bindNativeVerifier({
+        find: function () {
+          return findBlob ? findBlob(sha256) : "no_code_area";
+        },
+        sha256: built ? built.sha256 : undefined,
+        scratchBytes: built ? built.scratchBytes : 0,
+        hash: sha256,
+      });
+  if (typeof bound === "string") accel.ed25519Missing = bound;
+  else accel.ed25519 = bound;
   return accel;
 }

@@ -180,6 +180,7 @@ export class EnergyMeter {
       read: (name: string) => flash.read(name),
       list: (prefix: string) => flash.list(prefix),
       free: () => flash.free(),
+      usage: () => flash.usage(),
       create: (name: string, size: number) => {
         words(32);
         return flash.create(name, size);

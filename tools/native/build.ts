@@ -138,6 +138,20 @@ export function buildBlob(): BlobManifest | { skipped: string } {
   return manifest;
 }
 
+/**
+ * The blob's manifest for the firmware build, building the blob only when
+ * a source is newer than dist/ed25519.json; undefined without the cross
+ * compiler (the firmware then runs the JavaScript verifier and says why).
+ */
+export function currentBlob(): BlobManifest | undefined {
+  if (!stale(MANIFEST_FILE, SOURCES) && fs.existsSync(BLOB_FILE)) {
+    const m = JSON.parse(fs.readFileSync(MANIFEST_FILE, "utf8")) as BlobManifest;
+    if (createHash("sha256").update(fs.readFileSync(BLOB_FILE)).digest("hex") === m.sha256) return m;
+  }
+  const r = buildBlob();
+  return "skipped" in r ? undefined : r;
+}
+
 function stale(target: string, inputs: string[]): boolean {
   if (!fs.existsSync(target)) return true;
   const t = fs.statSync(target).mtimeMs;

@@ -6,6 +6,10 @@
  * one per line, nothing else on standard output. A line that is not three
  * hex fields of the right lengths is a 0, as a malformed grant is.
  *
+ * With --digest each line is instead "signatureHex publicKeyHex
+ * digestHex", the digest being SHA-512(R || A || message): the arguments
+ * the board's binding hands the blob (the binding's tests call it so).
+ *
  * With --base-table it instead prints base-table.h (built with
  * ED25519_GENERATE_TABLE, from the same field and group code).
  */
@@ -45,7 +49,7 @@ static long unhex(uint8_t *out, const char *s, size_t n) {
   return (long)(n / 2);
 }
 
-static int verify_line(char *line, size_t len, uint8_t *buf) {
+static int verify_line(char *line, size_t len, uint8_t *buf, int digest_given) {
   while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
   size_t start[3], end[3];
   int field = 0;
@@ -63,6 +67,11 @@ static int verify_line(char *line, size_t len, uint8_t *buf) {
   uint8_t sig[64], pk[32], digest[64];
   static uint8_t scratch[ED25519_SCRATCH_BYTES];
   if (unhex(sig, line + start[0], end[0] - start[0]) != 64) return 0;
+  if (digest_given) {
+    if (unhex(pk, line + start[1], end[1] - start[1]) != 32) return 0;
+    if (unhex(digest, line + start[2], end[2] - start[2]) != 64) return 0;
+    return (int)ed25519_verify(sig, pk, digest, scratch);
+  }
   if (unhex(pk, line + start[2], end[2] - start[2]) != 32) return 0;
   long m = unhex(buf + 64, line + start[1], end[1] - start[1]);
   if (m < 0) return 0;
@@ -72,7 +81,12 @@ static int verify_line(char *line, size_t len, uint8_t *buf) {
   return (int)ed25519_verify(sig, pk, digest, scratch);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  int digest_given = argc == 2 && strcmp(argv[1], "--digest") == 0;
+  if (argc > 1 && !digest_given) {
+    fprintf(stderr, "usage: %s [--digest] < cases\n", argv[0]);
+    return 2;
+  }
   char *line = NULL;
   size_t cap = 0;
   ssize_t n;
@@ -84,7 +98,7 @@ int main(void) {
       buf = realloc(buf, bufcap);
       if (!buf) return 1;
     }
-    putchar(verify_line(line, (size_t)n, buf) ? '1' : '0');
+    putchar(verify_line(line, (size_t)n, buf, digest_given) ? '1' : '0');
     putchar('\n');
   }
   free(line);
