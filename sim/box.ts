@@ -36,6 +36,8 @@ export interface SimBoxOptions {
   seed?: number;
   /** Bytes of simulated Storage. */
   flashCapacity?: number;
+  /** A saved Storage area (SimFlash.image()) to start from: the desktop's state folder. */
+  flashImage?: Uint8Array;
   /**
    * Install the verifier's comb tables for the base point and the provisioned
    * keys, as the owner's host computes and uploads them at provisioning.
@@ -97,7 +99,7 @@ export class SimBox {
     this.lid = new SimSwitch({ clock, initial: true });
     this.key = new SimSwitch({ clock, initial: true });
     this.motion = new SimMotion({ clock });
-    this.flash = new SimFlash({ capacity: options.flashCapacity });
+    this.flash = new SimFlash({ capacity: options.flashCapacity, image: options.flashImage });
     this.codeArea = new SimCodeArea();
     this.ble = new SimBle({ clock });
     this.modem = new SimModemWire({ clock });

@@ -4,18 +4,19 @@
  * driver client connects to, its modem bridges to a real MQTT broker (an
  * embedded one by default), and a person plays the world from the prompt
  * or from the web page (sim/web), which share one command set (sim/desk.ts).
+ * The box's Storage lives in a state folder between runs (sim/state.ts).
  */
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "node:util";
 import * as readline from "readline";
-import { randomBytes } from "crypto";
 import { SimBox } from "./box";
 import { BleSocketServer } from "./ble/server";
 import { DEFAULT_BLE_PORT } from "./ble/wire";
 import { startBroker, EmbeddedBroker } from "./broker";
 import { Desk, formatEvent } from "./desk";
 import { Pace } from "./pace";
+import { openState, OpenedState, saveState } from "./state";
 import { WebServer } from "./web/server";
 import { EnergyMeter, describe } from "./energy/meter";
 
@@ -24,17 +25,21 @@ export { formatEvent };
 const DEMO_DIR = path.join(__dirname, "demo");
 const DEMO_PROVISION = path.join(DEMO_DIR, "provision.json");
 const DEFAULT_WEB_PORT = 47011;
+/** How often a changed Storage is written to the state folder (host ms). */
+const SAVE_MS = 2000;
 
 const USAGE = `usage: npm start -- [options]
   --provision FILE   the box's provisioning file (default: the demo, box KB-DEMO01, key sim/demo/issuer.key)
-  --seed N           the box's random seed (default: random, so each run has its own event stream)
+  --state DIR        where the box's Storage is kept between runs (default .sim-data/<box id>)
+  --fresh            start a new box: forget what the state folder holds
+  --seed N           a new box's random seed (default: random, so each new box has its own event stream)
   --web-port N       the page on http://127.0.0.1:N/ (default ${DEFAULT_WEB_PORT}; 0 picks a free one)
   --broker URL       the owner's MQTT broker, mqtt://host:port (default: an embedded broker)
   --mqtt-port N      port of the embedded broker (default 1883; 0 picks a free one)
   --no-broker        no broker: events queue in the box's flash
   --ble-port N       the simulated radio's socket for the driver client (default ${DEFAULT_BLE_PORT}; 0 picks one)
   --dev              development mode (console on BLE, unencrypted links accepted)
-  --run-for-ms N     run N ms of simulated time at full speed, print the events and exit
+  --run-for-ms N     run N ms of simulated time at full speed, print the events and exit (keeps no state)
   --trace-modem      print the AT dialogue with the modem
 `;
 
@@ -55,6 +60,8 @@ async function main(): Promise<void> {
     parsed = parseArgs({
       options: {
         provision: { type: "string" },
+        state: { type: "string" },
+        fresh: { type: "boolean", default: false },
         seed: { type: "string" },
         "web-port": { type: "string", default: String(DEFAULT_WEB_PORT) },
         broker: { type: "string" },
@@ -87,8 +94,15 @@ async function main(): Promise<void> {
   const blePort = port(values["ble-port"], "--ble-port");
   const webPort = port(values["web-port"], "--web-port");
 
-  // A quick run keeps its fixed seed: the same command gives the same events.
-  const runSeed = quick ? seed : seed === undefined ? randomBytes(4).readUInt32BE(0) || 1 : seed;
+  // A quick run keeps no state: the same command gives the same events.
+  let state: OpenedState | undefined;
+  if (!quick) {
+    try {
+      state = openState({ dir: values.state || path.join(".sim-data", boxId), boxId, fresh: values.fresh, seed });
+    } catch (e) {
+      die((e as Error).message);
+    }
+  }
 
   let embedded: EmbeddedBroker | undefined;
   let broker: { host: string; port: number } | undefined;
@@ -105,16 +119,19 @@ async function main(): Promise<void> {
     broker = { host: embedded.host, port: embedded.port };
   }
 
-  const nowS = Date.now() / 1000;
+  const restored = !!(state && state.storage);
+  const nowS = state ? state.nowS : Date.now() / 1000;
   const box = new SimBox({
     // A person at the desktop expects the owner's commands to arrive while they watch: the modem
     // stays up for ten idle minutes and polls every 30 s, where a box in the field sleeps 3 s after
     // its session and collects commands every 2 to 6 hours (the energy model's `status` shows the cost).
     config: { boxId, devMode: values.dev, link: { idleMs: 600000, pollMs: 30000, pollMaxMs: 30000, batchMs: 5000 } },
-    provisioning: provText,
+    // A restored box has its provisioning in its own Storage already.
+    provisioning: restored ? undefined : provText,
+    flashImage: restored && state ? state.storage : undefined,
     broker,
     now: nowS,
-    seed: runSeed,
+    seed: state ? state.runSeed : seed,
     onLog: (line) => process.stdout.write("  log: " + line + "\n"),
     onModemTrace: values["trace-modem"] ? (dir, text) => process.stdout.write("  modem " + dir + " " + JSON.stringify(text) + "\n") : undefined,
   });
@@ -134,6 +151,7 @@ async function main(): Promise<void> {
     box.close();
     return;
   }
+  const st = state as OpenedState;
 
   const radio = new BleSocketServer({ ble: box.ble, port: blePort });
   let ble: { host: string; port: number };
@@ -163,8 +181,10 @@ async function main(): Promise<void> {
   process.stdout.write(
     [
       "Keybox simulator: box " + boxId + ", firmware " + fw.status().version + (values.dev ? " (development mode)" : ""),
-      "  a fresh box (seed " + runSeed + ")",
-      "  trusts the issuer keys in " + rel(provFile),
+      restored
+        ? "  restored from " + rel(st.dir) + " (run " + st.meta.runs + "): its Storage, used grants and events as it left them (--fresh starts over)"
+        : "  a fresh box (seed " + st.meta.seed + "), kept in " + rel(st.dir) + " (restored next time; --fresh starts over)",
+      restored ? "" : "  trusts the issuer keys in " + rel(provFile),
       "  web page:         " + page.url,
       "  radio (BLE) for the driver client: " + ble.host + ":" + ble.port,
       broker ? "  MQTT broker: " + brokerUrl + (embedded ? " (embedded)" : "") : "  no broker: events queue in flash",
@@ -180,6 +200,19 @@ async function main(): Promise<void> {
       .join("\n") + "\n"
   );
 
+  let saved: Buffer | undefined;
+  const save = () => {
+    const image = Buffer.from(box.flash.image());
+    if (saved && saved.equals(image)) return;
+    try {
+      saveState(st, image, desk.wall());
+      saved = image;
+    } catch (e) {
+      process.stdout.write("cannot save the box's state in " + st.dir + ": " + (e as Error).message + "\n");
+    }
+  };
+  save();
+  const saver = setInterval(save, SAVE_MS);
   const ticker = setInterval(flushEvents, 50);
   let quitting = false;
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: "keybox> " });
@@ -200,14 +233,18 @@ async function main(): Promise<void> {
     if (quitting) return;
     quitting = true;
     clearInterval(ticker);
+    clearInterval(saver);
     pace.close();
     flushEvents();
+    // the state as the power left it: whatever the firmware wrote is in Storage
+    saved = undefined;
+    save();
     box.close();
     void radio.close();
     void web.close();
     if (embedded) void embedded.close();
     rl.close();
-    process.stdout.write("\nbye\n");
+    process.stdout.write("\nbye: the box's state is in " + rel(st.dir) + "\n");
     setTimeout(() => process.exit(0), 100);
   };
   rl.on("close", () => {

@@ -1,6 +1,10 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { SimBox } from "../../sim/box";
 import { Desk } from "../../sim/desk";
 import { Pace } from "../../sim/pace";
+import { openState, saveState } from "../../sim/state";
 
 /** A desk on a paused pace: the box moves only when a command (or the test) moves it. */
 function desk(): { d: Desk; box: SimBox; pace: Pace } {
@@ -63,5 +67,30 @@ describe("the desktop's one command set", () => {
     expect(s.latch).toEqual({ state: "fault", reason: "jam", wayOut: "lock" });
     expect(s.extra).toEqual(["battery life: about 2 years"]);
     expect((await t.d.execute("events")).text).toMatch(/latch fault \{"why":"jam","src":"test","wayOut":"lock"\}\n    way out: /);
+  });
+});
+
+describe("the state folder", () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "keybox-state-"))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("starts fresh with a random seed, restores Storage and the world's clock, refuses another box, and --fresh starts over", () => {
+    const a = openState({ dir, boxId: "KB-1", nowS: 1000 });
+    expect(a.fresh).toBe(true);
+    const b = openState({ dir: path.join(dir, "other"), boxId: "KB-1", nowS: 1000 });
+    expect(b.runSeed).not.toBe(a.runSeed);
+    expect(openState({ dir: path.join(dir, "seeded"), boxId: "KB-1", seed: 42, nowS: 1000 }).runSeed).toBe(42);
+    saveState(a, new Uint8Array([1, 2, 3]), 5000);
+    const again = openState({ dir, boxId: "KB-1" });
+    expect(again.fresh).toBe(false);
+    expect(Array.from(again.storage!)).toEqual([1, 2, 3]);
+    expect(again.meta.runs).toBe(2);
+    // the hour advanced by hand stays; the few ms since the save pass too
+    expect(again.nowS).toBeGreaterThanOrEqual(5000);
+    expect(again.nowS).toBeLessThan(5010);
+    expect(again.runSeed).not.toBe(a.runSeed);
+    expect(() => openState({ dir, boxId: "KB-2" })).toThrow(/the state in .* is box KB-1, not KB-2: give another --state, or --fresh/);
+    expect(openState({ dir, boxId: "KB-2", fresh: true }).fresh).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The simulator's web page in a real browser (Debian's Chromium, driven by
  * playwright-core; CI installs it from .ci/run). The simulator runs as a
- * person starts it (npm start with free ports); the test
+ * person starts it (npm start with a state folder and free ports); the test
  * only clicks the page's own controls and reads its picture and timeline.
  * It never sleeps: it waits for what the page shows, and moves the box's
  * time with the page's time controls.
@@ -26,8 +26,8 @@ interface Sim {
 }
 
 /** npm start on dir with free ports; resolves once the banner names the page. */
-function startSim(): Promise<Sim> {
-  const proc = spawn(TSX, [path.join(ROOT, "sim", "desktop.ts"), "--web-port", "0", "--ble-port", "0", "--mqtt-port", "0"], {
+function startSim(dir: string): Promise<Sim> {
+  const proc = spawn(TSX, [path.join(ROOT, "sim", "desktop.ts"), "--state", dir, "--web-port", "0", "--ble-port", "0", "--mqtt-port", "0"], {
     cwd: ROOT,
     stdio: ["pipe", "pipe", "pipe"],
     // its own process group, so a failed test can end tsx and the node it runs together
@@ -102,12 +102,14 @@ describe("the simulator's web page in Chromium", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("draws the box, follows it live, and opens it with a single-use grant", async () => {
+  it("draws the box, follows it live, opens it with a single-use grant, and remembers the use across a restart", async () => {
     const grant = path.join(dir, "grant.kbg");
     const lines: string[] = [];
     const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
     expect(issuer(["mint", "--key", path.join(ROOT, "sim", "demo", "issuer.key"), "--box", "KB-DEMO01", "--uses", "1", "--out", grant], io)).toBe(0);
-    sim = await startSim();
+    const state = path.join(dir, "state");
+
+    sim = await startSim(state);
     expect(sim.out()).toMatch(/a fresh box \(seed \d+\)/);
     const page = await browser!.newPage();
     const errors: string[] = [];
@@ -154,7 +156,21 @@ describe("the simulator's web page in Chromium", () => {
     await click(page, 'button[data-cmd="time run 1"]');
     expect(errors).toEqual([]);
 
+    // Ctrl-C, and the same state folder again: the use is remembered
     expect(await stopSim(sim)).toBe(0);
-    expect(sim.out()).toMatch(/bye/);
+    expect(sim.out()).toMatch(/bye: the box's state is in/);
+    await page.waitForSelector('#conn[data-state="closed"]', WAIT);
+    sim = await startSim(state);
+    expect(sim.out()).toMatch(/restored from .* \(run 2\)/);
+    await page.goto(sim.url);
+    await page.waitForSelector('#latch-state[data-state="locked"]', WAIT);
+    await online(page);
+    await page.setInputFiles("#grant-file", grant);
+    const again = await click(page, "#present-unlock");
+    expect(again).toMatch(/refused: used_up/);
+    expect(again).toMatch(/no uses left/);
+    expect(await event(page, "access", "used_up")).toMatch(/"ok":false/);
+    expect(await page.getAttribute("#latch-state", "data-state")).toBe("locked");
+    expect(await stopSim(sim)).toBe(0);
   }, 180000);
 });
