@@ -22,13 +22,14 @@
  * erased half-way has no magic, or a hash its body does not match.
  */
 export const PAGE_BYTES = 4096;
-/** 167,936 bytes: today's firmware (126,163 bytes pretokenised) with 33% room to grow. */
-export const SLOT_PAGES = 41;
+/** 163,840 bytes: today's firmware (126,163 bytes pretokenised) with 29% room to grow. */
+export const SLOT_PAGES = 40;
 /**
- * 49,152 bytes for the native verifier (at most 8 KB) and the comb tables (6,160 a table of 6 teeth,
- * 24,592 of 8): with the native verifier the tables are only the fallback's, so the slots get the room.
+ * 57,344 bytes for the native verifier (at most 8 KB) and the comb tables (6,160 a table of 6 teeth,
+ * 24,592 of 8: the base point and one key fit at 8 teeth); with the native verifier the tables are
+ * only the fallback's, so the slots get the room.
  */
-export const BLOB_PAGES = 12;
+export const BLOB_PAGES = 14;
 export const SLOT_HEADER_BYTES = 64;
 export const SLOT_FORMAT = 1;
 const SLOT_MAGIC = [0x4b, 0x42, 0x46, 0x57]; // "KBFW"

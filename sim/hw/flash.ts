@@ -43,6 +43,8 @@ export interface FlashStats {
   compactions: number;
   /** Of those, the ones a create started by itself because the tail was too short. */
   autoCompactions: number;
+  /** Boots whose check found the header chain broken and erased the whole area (a compaction cut part-way). */
+  wipes: number;
   /** Footprint (header + padded size) of every file created, by the part of its name before "~" (journals). */
   allocated: { [prefix: string]: number };
 }
@@ -101,6 +103,7 @@ export class SimFlash implements Flash {
   private readonly erases: number[];
   private compactions = 0;
   private autoCompactions = 0;
+  private wipes = 0;
   private allocated: { [prefix: string]: number } = {};
   private budget = Infinity;
   private dead = false;
@@ -213,7 +216,9 @@ export class SimFlash implements Flash {
     this.dead = false;
     this.budget = Infinity;
     this.views = {};
-    if (!this.valid()) for (let p = 0; p < this.erases.length; p++) this.erasePage(p * this.page);
+    if (this.valid()) return;
+    this.wipes++;
+    for (let p = 0; p < this.erases.length; p++) this.erasePage(p * this.page);
   }
 
   /** Control: true once a cut struck and until powerOn(). */
@@ -255,6 +260,7 @@ export class SimFlash implements Flash {
       programmed: this.programmed,
       compactions: this.compactions,
       autoCompactions: this.autoCompactions,
+      wipes: this.wipes,
       allocated: Object.assign({}, this.allocated),
     };
   }

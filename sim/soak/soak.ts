@@ -107,9 +107,11 @@ class Dice {
  * (an event neither delivered nor covered by a loss record), altered (an
  * event delivered changed, or one the box never emitted), store (Storage
  * failed), wear (erases over the budget), fault (an error escaped the
- * firmware, or a dead boot ran).
+ * firmware, or a dead boot ran), wiped (a valid grant refused for an unknown
+ * key after a power cut inside a compaction made the boot check erase all of
+ * Storage, the owner's provisioning with it).
  */
-export type Invariant = "grant" | "junk" | "lost" | "altered" | "store" | "wear" | "fault";
+export type Invariant = "grant" | "junk" | "lost" | "altered" | "store" | "wear" | "fault" | "wiped";
 
 /** The kind of a violation line. */
 export function invariantOf(violation: string): Invariant {
@@ -245,6 +247,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     }
   };
 
+  const storageWipes = () => box.flash.stats().wipes;
   const count = (r: string, expect: "open" | "revoked") => {
     if (expect === "open") deliveries++;
     if (r === "granted") {
@@ -254,7 +257,9 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     }
     refused[r] = (refused[r] || 0) + 1;
     if (expect === "revoked" && r === "revoked") return;
-    if (DOCUMENTED[r] === undefined) violate(/store/.test(r) ? "store" : "grant", "a valid grant was refused: " + r);
+    if (DOCUMENTED[r] !== undefined) return;
+    if (r === "unknown_key" && storageWipes() > 0) violate("wiped", "a valid grant was refused: " + r + " (Storage was wiped at a boot)");
+    else violate(/store/.test(r) ? "store" : "grant", "a valid grant was refused: " + r);
   };
 
   const delivery = (day0: number) => {

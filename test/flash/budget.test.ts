@@ -42,10 +42,10 @@ describe("code area budget", () => {
     expect(b.fits).toBe(true);
     const tables = 2 * blobCost(6084 + 4);
     expect(tables).toBe(2 * (64 + 6096));
-    expect(b.lines.map((l) => l.bytes)).toEqual([167936, 167936, 49152]);
-    expect(b.lines[0].what).toBe(`slot 0: the firmware, 109000 bytes pretokenised + 64 header (${slotRoom(109000, 167936)}% room to grow)`);
-    expect(slotRoom(109000, 167936)).toBe(54);
-    expect(b.lines[2].what).toBe(`blob region: verifier tables (6 teeth) for the base point and 1 issuer key ${tables}, native code ${blobCost(6000)}, ${49152 - tables - blobCost(6000)} spare`);
+    expect(b.lines.map((l) => l.bytes)).toEqual([163840, 163840, 57344]);
+    expect(b.lines[0].what).toBe(`slot 0: the firmware, 109000 bytes pretokenised + 64 header (${slotRoom(109000, 163840)}% room to grow)`);
+    expect(slotRoom(109000, 163840)).toBe(50);
+    expect(b.lines[2].what).toBe(`blob region: verifier tables (6 teeth) for the base point and 1 issuer key ${tables}, native code ${blobCost(6000)}, ${57344 - tables - blobCost(6000)} spare`);
     expect(formatBudget(b)).toMatch(/385024 {2}in all\n\s+397312 {2}the free flash the RAK5010 build leaves \(0x81000-0xe2000\)\n\s+12288 {2}to spare$/);
   });
 
@@ -53,8 +53,8 @@ describe("code area budget", () => {
     const big = codeAreaBudget({ firmware: 170000, keys: 4, teeth: 8, nativeBlobs: [], free: RAK_FREE }, "RAK5010");
     expect(big.fits).toBe(false);
     expect(big.problems).toEqual([
-      "the firmware (170000 bytes and its 64-byte header) is larger than a slot (167936)",
-      `the blobs (${5 * blobCost(24520)} bytes) are larger than the blob region (49152)`,
+      "the firmware (170000 bytes and its 64-byte header) is larger than a slot (163840)",
+      `the blobs (${5 * blobCost(24520)} bytes) are larger than the blob region (57344)`,
     ]);
     expect(formatBudget(big)).toContain("the blobs (");
     const small = codeAreaBudget({ firmware: 1000, keys: 1, teeth: 6, nativeBlobs: [], free: { start: 0xa0000, end: 0xe2000 } }, "RAK5010");

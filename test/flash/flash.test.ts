@@ -219,7 +219,7 @@ describe("npm run flash -- --dry-run", () => {
     const r8 = flash("--dry-run", "--bundle", FIXTURE, "--teeth", "8", "--keys", "4", "--out", big);
     expect(r8.status).toBe(2);
     expect(r8.stderr).toMatch(/verifier tables \(8 teeth\) for the base point and 4 issuer keys/);
-    expect(r8.stderr).toContain(`the blobs (${5 * blobCost(24516 + 4)} bytes) are larger than the blob region (49152)`);
+    expect(r8.stderr).toContain(`the blobs (${5 * blobCost(24516 + 4)} bytes) are larger than the blob region (57344)`);
     expect(fs.existsSync(big)).toBe(false);
     const small = path.join(tmp, "budget-6.js");
     const r6 = flash("--dry-run", "--bundle", FIXTURE, "--teeth", "6", "--keys", "4", "--out", small);
@@ -234,7 +234,7 @@ describe("npm run flash -- --dry-run", () => {
     fs.writeFileSync(huge, "var s='" + "abcdefgh".repeat(21500) + "';\n");
     const rh = flash("--dry-run", "--bundle", huge, "--out", path.join(tmp, "huge-out.js"));
     expect(rh.status).toBe(2);
-    expect(rh.stderr).toMatch(/the firmware \(\d+ bytes and its 64-byte header\) is larger than a slot \(167936\)/);
+    expect(rh.stderr).toMatch(/the firmware \(\d+ bytes and its 64-byte header\) is larger than a slot \(163840\)/);
   });
 
   test("a board description whose free flash is too small for the code area is refused with the numbers", () => {

@@ -115,7 +115,7 @@ describe("SimFlash", () => {
     expect(f.stats().programmed).toBe(32 + 10 + 4);
     fill(f, "b", 100, 0);
     f.compact();
-    expect(f.stats()).toEqual({ eraseCounts: [1, 0], programmed: 46 + 132 + 132, compactions: 1, autoCompactions: 0, allocated: { a: 44, b: 132 } });
+    expect(f.stats()).toEqual({ eraseCounts: [1, 0], programmed: 46 + 132 + 132, compactions: 1, autoCompactions: 0, wipes: 0, allocated: { a: 44, b: 132 } });
   });
 
   it("does nothing when there is no RAM for the swap buffer, as Espruino", () => {
