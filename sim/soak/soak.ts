@@ -107,11 +107,11 @@ class Dice {
  * (an event neither delivered nor covered by a loss record), altered (an
  * event delivered changed, or one the box never emitted), store (Storage
  * failed), wear (erases over the budget), fault (an error escaped the
- * firmware, or a dead boot ran), wiped (a valid grant refused for an unknown
- * key after a power cut inside a compaction made the boot check erase all of
- * Storage, the owner's provisioning with it).
+ * firmware, or a dead boot ran), keyloss (a valid grant refused for an
+ * unknown key: the box lost the owner's provisioning, for good when a power
+ * cut inside a compaction made the boot check erase all of Storage).
  */
-export type Invariant = "grant" | "junk" | "lost" | "altered" | "store" | "wear" | "fault" | "wiped";
+export type Invariant = "grant" | "junk" | "lost" | "altered" | "store" | "wear" | "fault" | "keyloss";
 
 /** The kind of a violation line. */
 export function invariantOf(violation: string): Invariant {
@@ -258,7 +258,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     refused[r] = (refused[r] || 0) + 1;
     if (expect === "revoked" && r === "revoked") return;
     if (DOCUMENTED[r] !== undefined) return;
-    if (r === "unknown_key" && storageWipes() > 0) violate("wiped", "a valid grant was refused: " + r + " (Storage was wiped at a boot)");
+    if (r === "unknown_key") violate("keyloss", "a valid grant was refused: " + r + (storageWipes() > 0 ? " (Storage was wiped at a boot)" : ""));
     else violate(/store/.test(r) ? "store" : "grant", "a valid grant was refused: " + r);
   };
 
