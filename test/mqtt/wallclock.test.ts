@@ -1,19 +1,10 @@
 import { VirtualClock } from "../../sim/clock";
 import { SimFlash } from "../../sim/hw/flash";
-import { Journal } from "../../firmware/store/journal";
-import { crc32 } from "../../firmware/store/crc32";
-import { WallClock } from "../../firmware/time/wallclock";
+import { makeWallClock } from "../time/helpers";
 
 const T = 1750000000;
 
-function make(clock: VirtualClock, flash: SimFlash, events: string[] = []) {
-  return new WallClock({
-    clock,
-    log: new Journal({ flash, prefix: "time", segmentBytes: 128, maxSegments: 2, crc32 }),
-    maxBackS: 300,
-    emit: (type, reason) => events.push(type + ":" + reason),
-  });
-}
+const make = makeWallClock;
 
 describe("WallClock", () => {
   test("unknown after a cold boot until a source sets it", () => {

@@ -4,9 +4,8 @@
  */
 import { VirtualClock } from "../../sim/clock";
 import { SimFlash } from "../../sim/hw/flash";
-import { Journal } from "../../firmware/store/journal";
-import { crc32 } from "../../firmware/store/crc32";
-import { RTC_MAX_PPM, WallClock } from "../../firmware/time/wallclock";
+import { makeWallClock } from "./helpers";
+import { RTC_MAX_PPM } from "../../firmware/time/wallclock";
 import { parseModemTime } from "../../firmware/cellular/bg96";
 import { decide } from "../../firmware/grants/decide";
 import { PERM_UNLOCK } from "../../firmware/grants/codec";
@@ -15,14 +14,7 @@ import { MemState, mint, testKey, firmwareVerify, memo } from "../grants/helpers
 const T = 1767225600; // 2026-01-01
 const H = 3600 * 1000;
 
-function make(clock: VirtualClock, flash: SimFlash, events: string[] = []) {
-  return new WallClock({
-    clock,
-    log: new Journal({ flash, prefix: "time", segmentBytes: 128, maxSegments: 2, crc32 }),
-    maxBackS: 300,
-    emit: (type, reason) => events.push(type + ":" + reason),
-  });
-}
+const make = makeWallClock;
 
 describe("drift is bounded by what the crystal can do", () => {
   test("two network answers ten minutes apart, each inside the back-step allowance, are refused and reported", () => {
