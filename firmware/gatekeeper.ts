@@ -129,8 +129,9 @@ export class Gatekeeper {
       if (sub) sub.cancel();
       sub = undefined;
       if (!started) return answer(why);
-      // the motor ran but the box never opened: the use was not used
+      // the motor ran but the box never opened: the use was not used; otherwise it was
       if (kind === "unlock" && state !== goal && (state === "locked" || why === "jam")) o.access.refund(a, why);
+      else o.access.opened(a);
     });
   }
 }

@@ -1,5 +1,5 @@
-import { CACHE_ENTRIES } from "./storage-plan";
-import { Hal } from "../hal";
+import { CACHE_ENTRIES, firmwareJournals } from "./storage-plan";
+import { Flash, Hal } from "../hal";
 import { Config, checkConfig, FIRMWARE_VERSION, PROVISION_FILE } from "./config";
 import { EventBus } from "./events";
 import { Heartbeat } from "./heartbeat";
@@ -25,6 +25,8 @@ import { loadTables } from "./keytables";
 import { blobsFirst } from "./codearea/tables";
 import { LinkSchedule } from "./uplink/schedule";
 import { StorageUpkeep } from "./store/upkeep";
+import { openPool } from "./store/pagefiles";
+import { moveJournals } from "./store/migrate";
 
 export interface Status {
   boxId: string;
@@ -64,11 +66,15 @@ export function start(hal: Hal, builtIn: Config): Keybox {
       return { t: Math.floor(hal.clock.wall()), m: hal.clock.monotonic() };
     },
   });
-  // Every module writes through the upkeep's view of Storage, so that no
-  // compaction happens at a bad time and none goes unseen.
+  // The journals live in the code area's pool, which nothing compacts: a
+  // power cut in a Storage compaction can make Espruino wipe Storage whole.
+  // Storage keeps them only on a board whose free flash has no room for it.
+  const journals = journalFlash(hal, crc32, events);
+  // Every module writes through the upkeep's view, so that no compaction
+  // happens at a bad time and none goes unseen.
   let latchRef: LatchController | undefined;
   const upkeep = new StorageUpkeep({
-    flash: hal.flash,
+    flash: journals,
     clock: hal.clock,
     events: events,
     battery: hal.battery,
@@ -145,7 +151,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
     return access.issuerKey(id);
   };
   // The verifier's tables from the code area, where Storage's compaction cannot move them; else from Storage.
-  const tableFlash = blobsFirst({ flash: flash, area: hal.codeArea, sha256: hal.accel.sha256 });
+  const tableFlash = blobsFirst({ flash: hal.flash, area: hal.codeArea, sha256: hal.accel.sha256 });
   // A new key set or a revoked key changes which verifier tables may be used;
   // a compaction may have moved the ones read from Storage (the verifier keeps views).
   const tablesSub = events.on(function (e) {
@@ -153,6 +159,12 @@ export function start(hal: Hal, builtIn: Config): Keybox {
   });
   const tablesMoved = upkeep.onCompacted(function () {
     loadTables({ flash: tableFlash, crc32: crc32, keyIds: access.keyIds(), keyOf: keyOf });
+  });
+  // A use spent for an opening that a reset cut short before the bolt moved is given back
+  // (firmware/grants/store.ts, DONE): the latch reports the interrupted drive once, at its boot,
+  // when its state is still what the bolt reads.
+  const recoverySub = events.on(function (e) {
+    if (e.type === "latch_recovery" && e.reason === "reset_mid_drive" && e.d && e.d.dir === "open") access.settlePending(latch.state() !== "locked");
   });
   const pruneGrants = upkeep.addJob(function () {
     access.prune();
@@ -322,6 +334,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
       cell.close();
       tablesSub.cancel();
       tablesMoved.cancel();
+      recoverySub.cancel();
       pruneGrants.cancel();
       preverify.close();
       wallclock.close();
@@ -337,6 +350,41 @@ export function start(hal: Hal, builtIn: Config): Keybox {
       upkeep.close();
     },
   };
+}
+
+/**
+ * Where the journals are kept: the pool, after moving in what an earlier
+ * firmware kept in Storage; Storage itself when there is no pool, or when
+ * the move could not finish (then it is tried again at the next boot). Each
+ * outcome other than the plain pool is an event with its reason, after
+ * start() returns.
+ */
+function journalFlash(hal: Hal, crc32: (d: Uint8Array) => number, events: EventBus): Flash {
+  const pool = openPool(hal.codeArea, crc32);
+  let why = "";
+  let d: { [k: string]: string | number } = {};
+  let flash: Flash = hal.flash;
+  if (typeof pool === "string") {
+    why = "journals_in_storage";
+    d = { why: pool };
+  } else {
+    const m = moveJournals({ from: hal.flash, to: pool, crc32: crc32, journals: firmwareJournals() });
+    if (!m.ok) {
+      why = "journals_in_storage";
+      d = { why: "move_unfinished" };
+    } else {
+      flash = pool;
+      if (m.moved > 0 || m.lost.length > 0) {
+        why = "journals_moved";
+        d = { moved: m.moved, lost: m.lost.join(",") };
+      }
+    }
+  }
+  if (why)
+    hal.clock.after(0, function () {
+      events.emit("storage", why, d);
+    });
+  return flash;
 }
 
 /**

@@ -38,6 +38,8 @@ export interface SimBoxOptions {
   flashCapacity?: number;
   /** A saved Storage area (SimFlash.image()) to start from: the desktop's state folder. */
   flashImage?: Uint8Array;
+  /** A saved code area (SimCodeArea.image()): the journal pool and whatever was installed there. */
+  codeAreaImage?: Uint8Array;
   /**
    * Install the verifier's comb tables for the base point and the provisioned
    * keys, as the owner's host computes and uploads them at provisioning.
@@ -100,7 +102,7 @@ export class SimBox {
     this.key = new SimSwitch({ clock, initial: true });
     this.motion = new SimMotion({ clock });
     this.flash = new SimFlash({ capacity: options.flashCapacity, image: options.flashImage });
-    this.codeArea = new SimCodeArea();
+    this.codeArea = new SimCodeArea({ image: options.codeAreaImage });
     this.ble = new SimBle({ clock });
     this.modem = new SimModemWire({ clock });
     this.cellular = new Bg96Emulator({ wire: this.modem, clock, networkTime: () => now + clock.monotonic() / 1000, trace: options.onModemTrace, socket: options.network });
@@ -145,6 +147,7 @@ export class SimBox {
     if (this.boots > 0) {
       // power-on reset of every part the chip drives; the world left things where they are
       this.flash.powerOn();
+      this.codeArea.powerOn();
       this.latch.powerOn();
       this.person.powerOn();
       this.motion.powerOn();

@@ -129,6 +129,7 @@ async function main(): Promise<void> {
     // A restored box has its provisioning in its own Storage already.
     provisioning: restored ? undefined : provText,
     flashImage: restored && state ? state.storage : undefined,
+    codeAreaImage: restored && state ? state.codeArea : undefined,
     broker,
     now: nowS,
     seed: state ? state.runSeed : seed,
@@ -201,12 +202,15 @@ async function main(): Promise<void> {
   );
 
   let saved: Buffer | undefined;
+  let savedArea: Buffer | undefined;
   const save = () => {
     const image = Buffer.from(box.flash.image());
-    if (saved && saved.equals(image)) return;
+    const area = Buffer.from(box.codeArea.image());
+    if (saved && saved.equals(image) && savedArea && savedArea.equals(area)) return;
     try {
-      saveState(st, image, desk.wall());
+      saveState(st, image, desk.wall(), area);
       saved = image;
+      savedArea = area;
     } catch (e) {
       process.stdout.write("cannot save the box's state in " + st.dir + ": " + (e as Error).message + "\n");
     }

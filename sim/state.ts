@@ -8,6 +8,8 @@
  *                     host's when last saved (time the simulator was off passes
  *                     for the box too; time advanced by hand stays advanced)
  *   DIR/storage.bin  the Storage area's bytes exactly (SimFlash.image())
+ *   DIR/codearea.bin the free flash's bytes exactly (SimCodeArea.image()): the
+ *                     journal pool, where the box keeps its records
  *
  * Both are written to a temporary name and renamed, so a crash mid-save
  * leaves the previous state whole.
@@ -33,6 +35,8 @@ export interface OpenedState {
   meta: SavedState;
   /** The Storage bytes of a restored box. */
   storage?: Uint8Array;
+  /** The code area's bytes of a restored box (a state saved before the pool existed has none). */
+  codeArea?: Uint8Array;
   /** The world's time to start at (Unix seconds). */
   nowS: number;
   /** The random seed for this run: a restored box draws new numbers each run. */
@@ -49,10 +53,12 @@ export function openState(options: { dir: string; boxId: string; fresh?: boolean
   const hostS = options.nowS === undefined ? Date.now() / 1000 : options.nowS;
   const metaFile = path.join(dir, "box.json");
   const storageFile = path.join(dir, "storage.bin");
+  const codeAreaFile = path.join(dir, "codearea.bin");
   fs.mkdirSync(dir, { recursive: true });
   if (options.fresh) {
     fs.rmSync(metaFile, { force: true });
     fs.rmSync(storageFile, { force: true });
+    fs.rmSync(codeAreaFile, { force: true });
   }
   if (fs.existsSync(metaFile)) {
     let meta: SavedState & { format?: string };
@@ -64,10 +70,11 @@ export function openState(options: { dir: string; boxId: string; fresh?: boolean
     if (meta.format !== STATE_FORMAT || typeof meta.boxId !== "string" || typeof meta.seed !== "number") throw new Error(metaFile + " is not a simulator state file; start a new box with --fresh");
     if (meta.boxId !== options.boxId) throw new Error("the state in " + dir + " is box " + meta.boxId + ", not " + options.boxId + ": give another --state, or --fresh to replace it");
     const storage = fs.existsSync(storageFile) ? new Uint8Array(fs.readFileSync(storageFile)) : undefined;
+    const codeArea = storage && fs.existsSync(codeAreaFile) ? new Uint8Array(fs.readFileSync(codeAreaFile)) : undefined;
     const runs = (meta.runs || 0) + 1;
     const nowS = meta.worldS + Math.max(0, hostS - meta.hostS);
     const m: SavedState = { boxId: meta.boxId, seed: meta.seed, runs, worldS: nowS, hostS };
-    return { dir, fresh: !storage, meta: m, storage, nowS, runSeed: (meta.seed + runs * 0x9e3779b1) >>> 0 || 1 };
+    return { dir, fresh: !storage, meta: m, storage, codeArea, nowS, runSeed: (meta.seed + runs * 0x9e3779b1) >>> 0 || 1 };
   }
   const seed = options.seed === undefined ? randomBytes(4).readUInt32BE(0) || 1 : options.seed >>> 0;
   const meta: SavedState = { boxId: options.boxId, seed, runs: 1, worldS: hostS, hostS };
@@ -80,10 +87,11 @@ function writeAtomic(file: string, data: string | Uint8Array): void {
   fs.renameSync(tmp, file);
 }
 
-/** Saves the Storage bytes and the world's clock (worldS: the world's Unix time now). */
-export function saveState(state: OpenedState, storage: Uint8Array, worldS: number): void {
+/** Saves the Storage bytes, the code area's, and the world's clock (worldS: the world's Unix time now). */
+export function saveState(state: OpenedState, storage: Uint8Array, worldS: number, codeArea?: Uint8Array): void {
   state.meta.worldS = worldS;
   state.meta.hostS = Date.now() / 1000;
+  if (codeArea) writeAtomic(path.join(state.dir, "codearea.bin"), codeArea);
   writeAtomic(path.join(state.dir, "storage.bin"), storage);
   writeAtomic(path.join(state.dir, "box.json"), JSON.stringify(Object.assign({ format: STATE_FORMAT }, state.meta), null, 2) + "\n");
 }

@@ -3,15 +3,17 @@
  * free flash outside Storage; firmware/codearea/layout.ts) holds two slots,
  * each room for one firmware as the interpreter evaluates it (pretokenised)
  * behind a 64-byte header, and the blob region: the verifier's tables and
- * native code, each behind a 64-byte header and padded to 16 bytes. Storage
- * holds data only: the loader, the configuration and provisioning files,
- * every journal at its full size (firmware/storage-plan.ts) and room for the
- * largest journal's rewrite. A Storage file costs a 32-byte header plus its
- * data rounded up to 4 bytes (Espruino's src/jsflash.c).
+ * native code, each behind a 64-byte header and padded to 16 bytes, and the
+ * journal pool: one page per journal segment, every journal at its full
+ * size (firmware/storage-plan.ts) plus the largest journal's rewrite, the
+ * rest for wear levelling. Storage holds what the owner installs and the
+ * firmware never changes: the loader and the configuration and provisioning
+ * files. A Storage file costs a 32-byte header plus its data rounded up to 4
+ * bytes (Espruino's src/jsflash.c).
  */
 import { tableBytes } from "../firmware/crypto/ed25519";
 import { firmwareJournals } from "../firmware/storage-plan";
-import { codeAreaBytes, layoutFor, SLOT_HEADER_BYTES } from "../firmware/codearea/layout";
+import { codeAreaBytes, layoutFor, POOL_PAGES, SLOT_HEADER_BYTES } from "../firmware/codearea/layout";
 import { BLOB_HEADER_BYTES } from "../firmware/codearea/blobs";
 
 export interface StorageNeeds {
@@ -69,15 +71,19 @@ function sum(xs: number[]): number {
 }
 
 export function storageBudget(needs: StorageNeeds, capacity: number, board: string): Budget {
-  const journals = firmwareJournals().map((j) => j.maxSegments * fileCost(j.segmentBytes));
   const lines: BudgetLine[] = [
     { what: "loader (.bootcde, pretokenised)", bytes: fileCost(needs.loader) },
     { what: "configuration and provisioning", bytes: sum(needs.settingsFiles.map(fileCost)) },
-    { what: `journals (${journals.length}, each at its full size)`, bytes: sum(journals) },
-    { what: "rewrite of the largest journal", bytes: Math.max.apply(null, journals) },
   ];
   const total = sum(lines.map((l) => l.bytes));
   return { lines, total, capacity, area: `the ${board} Storage area`, fits: total <= capacity, problems: [] };
+}
+
+/** Pool pages the journals take at their largest, and with the largest one's rewrite beside it. */
+export function poolPages(): { journals: number; live: number; peak: number } {
+  const segs = firmwareJournals().map((j) => j.maxSegments);
+  const live = sum(segs);
+  return { journals: segs.length, live, peak: live + Math.max.apply(null, segs) };
 }
 
 /** Room to grow in a slot for a firmware of this size, in whole percent. */
@@ -109,6 +115,12 @@ export function codeAreaBudget(needs: CodeAreaNeeds, board: string): Budget {
       bytes: layout.blobBytes,
     },
   ];
+  const pages = poolPages();
+  if (pages.peak > POOL_PAGES) problems.push(`the journals need ${pages.peak} pages at their largest, the pool has ${POOL_PAGES}`);
+  lines.push({
+    what: `journal pool: ${POOL_PAGES} pages for ${pages.journals} journals, ${pages.live} at their largest, ${pages.peak} while the largest rewrites`,
+    bytes: layout.poolBytes,
+  });
   const total = sum(lines.map((l) => l.bytes));
   return { lines, total, capacity: free, area, fits: problems.length === 0 && total <= free, problems };
 }

@@ -50,14 +50,24 @@ function shimRegions(l: { slots: number[]; slotBytes: number; blobs: number; blo
  * the loader (.boot0), it makes require("Flash") and E.memoryArea read the
  * code area's slots and blob region from Storage files (kbs0, kbs1,
  * kbblobs: as far as anything was written; the rest reads erased),
- * read-only. Storage.read returns the same kind of flash-backed string
+ * read-only, and the journal pool from one 4096-byte Storage file per page
+ * (kbp0, kbp1, ...), which Flash.erasePage re-creates erased and
+ * Flash.write programs. Storage.read returns the same kind of flash-backed string
  * there that E.memoryArea returns on the board, so a firmware evaluated
  * from it keeps its function bodies in flash too.
  */
-export function codeAreaShim(l: { slots: number[]; slotBytes: number; blobs: number; blobBytes: number }): string {
+export function codeAreaShim(l: { slots: number[]; slotBytes: number; blobs: number; blobBytes: number; pool: number; poolBytes: number }): string {
   return `(function () {
   var S = require("Storage"), Flash = require("Flash"), regions = ${JSON.stringify(shimRegions(l))};
+  var pool = ${l.pool}, poolEnd = ${l.pool + l.poolBytes};
   function where(addr, len) {
+    if (addr >= pool && addr + len <= poolEnd) {
+      var page = Math.floor((addr - pool) / 4096), name = "kbp" + page;
+      // a pool page is a Storage file of 4096 bytes, created erased the first time it is touched
+      if (S.read(name) === undefined) S.write(name, "\xff", 0, 4096);
+      if (addr + len > pool + (page + 1) * 4096) throw new Error("shim: 0x" + addr.toString(16) + "+" + len + " spans two pool pages");
+      return { file: name, off: addr - pool - page * 4096 };
+    }
     for (var i = 0; i < regions.length; i++) { var r = regions[i]; if (addr >= r.addr && addr + len <= r.addr + r.bytes) return { file: r.file, off: addr - r.addr }; }
     throw new Error("shim: 0x" + addr.toString(16) + " is not in the code area");
   }
@@ -70,20 +80,45 @@ export function codeAreaShim(l: { slots: number[]; slotBytes: number; blobs: num
       if (n > 0) out.set(E.toUint8Array(S.read(w.file, w.off, n)));
       return out;
   };
-  Flash.erasePage = Flash.write = function () { throw new Error("shim: the code area is read-only here"); };
+  // Slots and blobs are read-only here; the journal pool's pages are Storage files, erased by re-creating them.
+  Flash.erasePage = function (addr) {
+    if (addr < pool || addr >= poolEnd) throw new Error("shim: the code area is read-only here");
+    var w = where(addr, 4096);
+    S.erase(w.file);
+    S.write(w.file, "\xff", 0, 4096);
+  };
+  Flash.write = function (data, addr) {
+    if (addr < pool || addr >= poolEnd) throw new Error("shim: the code area is read-only here");
+    // Storage programs only erased bytes: write the runs that program something (0xFF programs nothing)
+    var w = where(addr, data.length), i = 0;
+    while (i < data.length) {
+      if (data[i] === 255) { i++; continue; }
+      var j = i;
+      while (j < data.length && data[j] !== 255) j++;
+      S.write(w.file, new Uint8Array(data.buffer, data.byteOffset + i, j - i), w.off + i, 4096);
+      i = j;
+    }
+  };
   E.memoryArea = function (addr, len) { var w = where(addr, len); return S.read(w.file, w.off, len); };
 })();
 `;
 }
 
-/** The Storage files codeAreaShim reads: each part as far as anything was written to it. */
-export function shimFiles(read: (addr: number, length: number) => Uint8Array, l: { slots: number[]; slotBytes: number; blobs: number; blobBytes: number }): { [name: string]: Uint8Array } {
+/** The Storage files codeAreaShim reads: each part as far as anything was written to it, and every pool page in use. */
+export function shimFiles(
+  read: (addr: number, length: number) => Uint8Array,
+  l: { slots: number[]; slotBytes: number; blobs: number; blobBytes: number; pool: number; poolBytes: number },
+): { [name: string]: Uint8Array } {
   const files: { [name: string]: Uint8Array } = {};
   for (const r of shimRegions(l)) {
     const img = read(r.addr, r.bytes);
     let end = img.length;
     while (end > 0 && img[end - 1] === 0xff) end--;
     if (end) files[r.file] = img.subarray(0, Math.ceil(end / 4) * 4);
+  }
+  for (let p = 0; p * 4096 < l.poolBytes; p++) {
+    const page = read(l.pool + p * 4096, 4096);
+    if (page.some((b) => b !== 0xff)) files["kbp" + p] = page;
   }
   return files;
 }

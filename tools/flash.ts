@@ -900,7 +900,7 @@ export async function budgetReport(s: Settings): Promise<{ codeArea: Budget; sto
   const codeArea = codeAreaFor(s, stored.length, free);
   const storage = budgetFor(s, loader.length, board.chip.saved_code.page_size * board.chip.saved_code.pages);
   const no = (b: Budget) => (b.fits ? "" : " (npm run flash refuses this)");
-  const text = `Code area on the ${s.board}, from the top of the free flash down${no(codeArea)}:\n${formatBudget(codeArea)}\nStorage on the ${s.board}, data only${no(storage)}:\n${formatBudget(storage)}`;
+  const text = `Code area on the ${s.board}, from the top of the free flash down${no(codeArea)}:\n${formatBudget(codeArea)}\nStorage on the ${s.board}, what the owner installs${no(storage)}:\n${formatBudget(storage)}`;
   return { codeArea, storage, text };
 }
 

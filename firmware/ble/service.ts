@@ -90,7 +90,10 @@ export interface BleServiceConfig {
    * bucket of this many, refilled one per eventRefillMs; beyond it they are
    * counted and reported in one "suppressed" event (n: how many, last: the
    * latest reason) when the bucket refills, so a flood of junk cannot
-   * flood the event log. Decisions are always reported.
+   * flood the event log. Decisions are always reported. The defaults (12,
+   * one more every 2 hours) let a busy hour of deliveries through in full
+   * and hold a stranger's endless junk to 12 events a day: each event costs
+   * the outbox's flash (and the owner's data plan) about 130 bytes.
    */
   eventBurst?: number;
   eventRefillMs?: number;
@@ -203,8 +206,8 @@ export class BleService {
       connErrors: pick(c.connErrors, 8),
       burst: pick(c.requestBurst, 5),
       refillMs: pick(c.requestRefillMs, 1000),
-      eventBurst: pick(c.eventBurst, 30),
-      eventRefillMs: pick(c.eventRefillMs, 2000),
+      eventBurst: pick(c.eventBurst, 12),
+      eventRefillMs: pick(c.eventRefillMs, 7200000),
     };
     if (!(lim.idleMs > 0 && lim.freeFailures >= 0 && lim.baseMs > 0 && lim.maxMs >= lim.baseMs && lim.connFailures >= 1))
       throw new Error("ble_service_config");

@@ -29,9 +29,14 @@ import { BUILD_YEAR, SERVICE_YEARS } from "../time/epoch";
  * (what ended a socket or an open in progress), and the AT layer's codes
  * (at_timeout, at_hung, at_off, at_no_boot, cme_<n>, ...).
  *
- * Events (type "modem"): power_on, power_off, psm, registered {rat},
- * reg_lost, reg_denied, reg_timeout, sim_error, pdp_up, pdp_lost, hang,
- * recovered, recover_failed, reboot.
+ * Events (type "modem"): power_off and psm, each summing up the session
+ * it ends {why, from: "boot"|"psm", awake_s, reg: "home"|"roaming"|"",
+ * rat, pdp: true once the data context came up}; reg_lost, reg_denied,
+ * reg_timeout, sim_error, pdp_lost, hang, recovered, recover_failed,
+ * reboot. The routine steps of a session (power on, registration, the data
+ * context) are log lines: the owner hears them in the summary, and the
+ * event outbox, which every event costs flash, does not carry four records
+ * a wake for them.
  */
 
 export interface EventSink {
@@ -386,6 +391,8 @@ export class Bg96 {
   private reg = 0;
   private rat: "ltem" | "nbiot" | "" = "";
   private pdp = false;
+  /** The session since the modem last powered on, for the summary its end emits. */
+  private sess: { from: string; at: number; reg: string; pdp: boolean } | undefined;
   private socks: Array<ModemSocket | undefined> = [];
   private opening: { [id: number]: (err: string | undefined) => void } = {};
   private waiters: Waiter[] = [];
@@ -670,7 +677,8 @@ export class Bg96 {
       this.pw = "up";
       this.reg = 0;
       this.pdp = false;
-      this.emit("power_on", wasOff === "psm" ? "psm" : "boot");
+      this.sess = { from: wasOff === "psm" ? "psm" : "boot", at: this.o.clock.monotonic(), reg: "", pdp: false };
+      this.note("power_on", wasOff === "psm" ? "psm" : "boot");
       start();
     });
   }
@@ -753,7 +761,10 @@ export class Bg96 {
   private setPdp(on: boolean): void {
     if (this.pdp === on) return;
     this.pdp = on;
-    this.emit(on ? "pdp_up" : "pdp_lost", on ? "qiact" : "pdpdeact");
+    if (on) {
+      if (this.sess) this.sess.pdp = true;
+      this.note("pdp_up", "qiact");
+    } else this.emit("pdp_lost", "pdpdeact");
   }
 
   // ---- going down ----------------------------------------------------------------
@@ -830,7 +841,12 @@ export class Bg96 {
       this.pdp = false;
     }
     this.at.markOff(kind);
-    this.emit(kind === "psm" ? "psm" : "power_off", reason);
+    const e = this.sess;
+    this.sess = undefined;
+    const d: { [key: string]: string | number | boolean } = e
+      ? { from: e.from, awake_s: Math.round((this.o.clock.monotonic() - e.at) / 1000), reg: e.reg, rat: this.rat, pdp: e.pdp }
+      : {};
+    this.emit(kind === "psm" ? "psm" : "power_off", reason, d);
   }
 
   /** Arms the idle timer when the modem is on and nothing needs it. */
@@ -888,7 +904,10 @@ export class Bg96 {
     if (c.act === 8) this.rat = "ltem";
     else if (c.act === 9) this.rat = "nbiot";
     const now = this.reg === 1 || this.reg === 5;
-    if (now && !was) this.emit("registered", c.stat === 5 ? "roaming" : "home", { rat: this.rat });
+    if (now && !was) {
+      if (this.sess) this.sess.reg = c.stat === 5 ? "roaming" : "home";
+      this.note("registered", (c.stat === 5 ? "roaming " : "home ") + this.rat);
+    }
     if (!now && was) this.emit("reg_lost", "stat_" + c.stat);
   }
 
@@ -922,6 +941,11 @@ export class Bg96 {
       if (o) o(reason);
       s.end(reason);
     }
+  }
+
+  /** A routine step: a log line for people; the session's summary carries it to the owner. */
+  private note(reason: string, detail: string): void {
+    if (this.o.log) this.o.log("modem " + reason + " " + detail);
   }
 
   private emit(reason: string, detail: string, d?: { [key: string]: string | number | boolean }): void {

@@ -5,8 +5,11 @@
  * from the top of the free range down, because a larger interpreter shrinks
  * the range from below: slot 0 is the top SLOT_PAGES pages, slot 1 the
  * SLOT_PAGES below it, the blob region (native code, verifier tables;
- * firmware/codearea/blobs.ts) the BLOB_PAGES below that; whatever is left
- * down to the interpreter is spare.
+ * firmware/codearea/blobs.ts) the BLOB_PAGES below that, and the journal
+ * pool (firmware/store/pagefiles.ts: every record the firmware keeps, one
+ * file per page) the POOL_PAGES below the blobs; whatever is left down to
+ * the interpreter is spare. The installer writes slots and blobs and never
+ * touches the pool, so a re-flash keeps the box's records.
  *
  * A slot starts with a 64-byte header, all integers little-endian:
  *   0  4  magic "KBFW"
@@ -21,15 +24,23 @@
  * once the body's hash has been read back, so a slot torn by a power cut or
  * erased half-way has no magic, or a hash its body does not match.
  */
+import { getU32le, putU32le } from "../store/bytes";
+
 export const PAGE_BYTES = 4096;
-/** 163,840 bytes: today's firmware (126,163 bytes pretokenised) with 29% room to grow. */
+/** 163,840 bytes: today's firmware (about 127 KB pretokenised) with 28% room to grow. */
 export const SLOT_PAGES = 40;
 /**
- * 57,344 bytes for the native verifier (at most 8 KB) and the comb tables (6,160 a table of 6 teeth,
- * 24,592 of 8: the base point and one key fit at 8 teeth); with the native verifier the tables are
- * only the fallback's, so the slots get the room.
+ * 16,384 bytes for the native verifier (at most 8 KB) and the fallback's comb
+ * tables (6,160 bytes a table of 6 teeth): the native blob and the base
+ * point's table, or the tables of the base point and one key without it.
  */
-export const BLOB_PAGES = 14;
+export const BLOB_PAGES = 4;
+/**
+ * The journals' pool: at their largest they hold 10 pages, 12 while the
+ * outbox rewrites; the rest is room for wear levelling (firmware/storage-plan.ts).
+ * The layout takes the RAK5010 build's free flash whole (97 pages).
+ */
+export const POOL_PAGES = 13;
 export const SLOT_HEADER_BYTES = 64;
 export const SLOT_FORMAT = 1;
 const SLOT_MAGIC = [0x4b, 0x42, 0x46, 0x57]; // "KBFW"
@@ -45,11 +56,14 @@ export interface CodeAreaLayout {
   /** Start of the blob region. */
   blobs: number;
   blobBytes: number;
+  /** Start of the journal pool. */
+  pool: number;
+  poolBytes: number;
 }
 
 /** Bytes the layout needs below the top of the free range. */
 export function codeAreaBytes(): number {
-  return (2 * SLOT_PAGES + BLOB_PAGES) * PAGE_BYTES;
+  return (2 * SLOT_PAGES + BLOB_PAGES + POOL_PAGES) * PAGE_BYTES;
 }
 
 /** The layout for a free range [start, end), or a sentence with the numbers when it does not fit. */
@@ -64,7 +78,8 @@ export function layoutFor(range: { start: number; end: number } | undefined): Co
       "the code area needs " + codeAreaBytes() + " bytes of free flash below 0x" + top.toString(16) + ", the interpreter leaves " +
       (top - range.start) + " (from 0x" + range.start.toString(16) + ")"
     );
-  return { bottom: bottom, top: top, slots: [top - slotBytes, top - 2 * slotBytes], slotBytes: slotBytes, blobs: bottom, blobBytes: blobBytes };
+  const blobs = top - 2 * slotBytes - blobBytes;
+  return { bottom: bottom, top: top, slots: [top - slotBytes, top - 2 * slotBytes], slotBytes: slotBytes, blobs: blobs, blobBytes: blobBytes, pool: bottom, poolBytes: POOL_PAGES * PAGE_BYTES };
 }
 
 /** The free range with the highest end among Flash.getFree()'s areas (the one just below Storage). */
@@ -83,13 +98,7 @@ export interface SlotHeader {
   sha256: Uint8Array;
 }
 
-function u32(b: Uint8Array, at: number): number {
-  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
-}
 
-function putU32(b: Uint8Array, at: number, v: number): void {
-  for (let i = 0; i < 4; i++) b[at + i] = (v >>> (8 * i)) & 0xff;
-}
 
 export function encodeSlotHeader(h: SlotHeader): Uint8Array {
   const b = new Uint8Array(SLOT_HEADER_BYTES);
@@ -99,8 +108,8 @@ export function encodeSlotHeader(h: SlotHeader): Uint8Array {
   b[5] = 0;
   b[6] = SLOT_HEADER_BYTES;
   b[7] = 0;
-  putU32(b, 8, h.version);
-  putU32(b, 12, h.length);
+  putU32le(b, 8, h.version);
+  putU32le(b, 12, h.length);
   b.set(h.sha256, 16);
   return b;
 }
@@ -113,9 +122,9 @@ export function parseSlotHeader(b: Uint8Array, slotBytes: number): SlotHeader | 
   if (blank) return "erased";
   for (let i = 0; i < 4; i++) if (b[i] !== SLOT_MAGIC[i]) return "no_magic";
   if ((b[4] | (b[5] << 8)) !== SLOT_FORMAT || (b[6] | (b[7] << 8)) !== SLOT_HEADER_BYTES) return "format";
-  const length = u32(b, 12);
+  const length = getU32le(b, 12);
   if (length === 0 || length > slotBytes - SLOT_HEADER_BYTES) return "length";
-  return { version: u32(b, 8), length: length, sha256: b.subarray(16, 48) };
+  return { version: getU32le(b, 8), length: length, sha256: b.subarray(16, 48) };
 }
 
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -214,17 +214,18 @@ export class VerifiedCache {
     return this.log(r);
   }
 
-  /** Drops entries whose grant expired before now (seconds); compacts the journal. */
+  /**
+   * Drops entries whose grant expired before now (seconds), in RAM only: an
+   * expired entry read back after a reboot decides nothing (the grant is
+   * refused on its time) and goes at the next pruning, and the journal is
+   * rewritten when it fills, so pruning costs the flash nothing.
+   */
   prune(now: number): boolean {
     if (this.closed || !isU32(now)) return false;
     const keep: Entry[] = [];
     for (let i = 0; i < this.list.length; i++) if (this.list[i].t >= now) keep.push(this.list[i]);
-    if (keep.length === this.list.length) return true;
     this.list = keep;
-    if (!this.j) return true;
-    const recs: Uint8Array[] = [];
-    for (let i = 0; i < keep.length; i++) recs.push(addRecord(keep[i]));
-    return this.j.rewrite(recs);
+    return true;
   }
 
   size(): number {

@@ -175,6 +175,32 @@ export class AccessControl {
     this.o.events.emit("access", err ? "refund_failed" : "use_refunded", { ch: a.channel, act: a.action, g: a.grantId, k: a.keyId, why: why, n: a.spent });
   }
 
+  /** The box opened for the admission's use: it is spent for good. */
+  opened(a: Admission): void {
+    if (!a.consumes || this.closed) return;
+    this.store.settleUse(a.grantId, a.spent, this.trustedNow());
+  }
+
+  /**
+   * At boot, after a reset cut an opening short: a use still pending was
+   * spent for that motor cycle. With the bolt still thrown the box never
+   * unlatched, so it is given back, reported as ("access", "use_refunded",
+   * why "reset"); once the bolt had left, the lid could be opened, so it
+   * stays spent. Returns the grant id it settled, or "".
+   */
+  settlePending(unlatched: boolean): string {
+    if (this.closed) return "";
+    var p = this.store.pendingUse();
+    if (!p) return "";
+    if (unlatched) {
+      this.store.settleUse(p.grantId, p.n, this.trustedNow());
+      return p.grantId;
+    }
+    var err = this.store.refundUse(p.grantId, p.n - 1, this.trustedNow());
+    this.o.events.emit("access", err ? "refund_failed" : "use_refunded", { g: p.grantId, why: "reset", n: err ? p.n : p.n - 1 });
+    return p.grantId;
+  }
+
   /** Reports what became of an admission: "granted" once the latch moves, else the reason it did not. */
   finish(a: Admission, reason: string): void {
     var ok = reason === "granted";
@@ -254,13 +280,15 @@ export class AccessControl {
   }
 
   /**
-   * maintain() when an entry has expired, else nothing: the daily pruning
-   * (firmware/store/upkeep.ts), which must not rewrite the journal, and so
-   * wear Storage, on a day it would drop nothing.
+   * The daily pruning (firmware/store/upkeep.ts): maintain() once an entry
+   * has expired and the journal is more than half full. A rewrite costs a
+   * page erase however little it drops, so it waits until it frees room
+   * worth having; a full journal compacts by itself on its next write.
    */
   prune(): boolean {
     if (this.closed) return false;
-    return this.store.hasExpired(this.trustedNow()) ? this.maintain() : true;
+    const s = this.store;
+    return s.bytesFree() < s.capacityBytes() / 2 && s.hasExpired(this.trustedNow()) ? this.maintain() : true;
   }
 
   close(): void {

@@ -25,6 +25,13 @@ import { keyIsSane } from "../crypto/keycheck";
  *   0x06 BACK  grant id (8), uses spent (1): a use recorded for a latch cycle
  *              that never opened the box is given back; applies only when
  *              the count is exactly one above it, so replaying it is harmless.
+ *   0x07 DONE  grant id (8), uses spent (1): the box opened for that use;
+ *              it is no longer pending (see below).
+ *   0x08 KEPT  as USE, written by compaction: a count that is not pending.
+ * The last USE not followed by a DONE or BACK for the same grant and count
+ * is the pending use: spent just before a motor cycle, which a power cut may
+ * have ended before the box opened. At boot the firmware settles it by the
+ * bolt: still thrown, it is given back (BACK); open, it is done (DONE).
  * A record of another type or length is ignored (a later format). Replay
  * applies records in order; the last KEYS wins, USE counts only go up. A
  * REVK counts only while its key id names the same bytes: a KEYS record that
@@ -94,6 +101,7 @@ interface Use {
 export class GrantStore implements GrantState {
   private readonly j: Journal;
   private readonly keyCheck: ((publicKey: Uint8Array) => boolean) | undefined;
+  private readonly cap: number;
   private keys: IssuerKey[] = [];
   private revG: { [gid: string]: number } = {};
   private nRevG = 0;
@@ -103,17 +111,16 @@ export class GrantStore implements GrantState {
   private nUses = 0;
   /** Grants with a not-after at or before this are revoked (0: none). */
   private wm = 0;
+  /** The use spent for a motor cycle that has not yet opened the box (see DONE). */
+  private pend: { gid: string; n: number } | undefined;
 
   constructor(options: GrantStoreOptions) {
     var o = options;
     if (!o || !o.flash || typeof o.crc32 !== "function") throw new Error("grant_store_options");
-    this.j = new Journal({
-      flash: o.flash,
-      crc32: o.crc32,
-      prefix: o.prefix === undefined ? GRANTS_JOURNAL.prefix : o.prefix,
-      segmentBytes: o.segmentBytes === undefined ? GRANTS_JOURNAL.segmentBytes : o.segmentBytes,
-      maxSegments: o.maxSegments === undefined ? GRANTS_JOURNAL.maxSegments : o.maxSegments,
-    });
+    var seg = o.segmentBytes === undefined ? GRANTS_JOURNAL.segmentBytes : o.segmentBytes;
+    var segs = o.maxSegments === undefined ? GRANTS_JOURNAL.maxSegments : o.maxSegments;
+    this.j = new Journal({ flash: o.flash, crc32: o.crc32, prefix: o.prefix === undefined ? GRANTS_JOURNAL.prefix : o.prefix, segmentBytes: seg, maxSegments: segs });
+    this.cap = seg * segs;
     this.keyCheck = o.keyCheck;
     var recs = this.j.records();
     for (var i = 0; i < recs.length; i++) this.apply(recs[i]);
@@ -224,6 +231,22 @@ export class GrantStore implements GrantState {
     return this.persist(r, now) ? undefined : "store_full";
   }
 
+  /** The use spent for a motor cycle not known to have opened the box, if any. */
+  pendingUse(): { grantId: string; n: number } | undefined {
+    return this.pend ? { grantId: this.pend.gid, n: this.pend.n } : undefined;
+  }
+
+  /** Records that the box opened for use n of grantId: it is no longer pending. */
+  settleUse(grantId: string, n: number, now?: number): string | undefined {
+    if (!isHex16(grantId) || !(n >= 1 && n <= 255)) return "use_invalid";
+    if (!this.pend || this.pend.gid !== grantId || this.pend.n !== n) return undefined;
+    var r = new Uint8Array(10);
+    r[0] = 7;
+    putHex(r, 1, grantId);
+    r[9] = n;
+    return this.persist(r, now) ? undefined : "store_full";
+  }
+
   /**
    * Rewrites the journal with only live state, forgetting entries more than
    * PRUNE_MARGIN_S past their time when now (a trusted clock) is given.
@@ -249,10 +272,11 @@ export class GrantStore implements GrantState {
     }
     var uses: { [gid: string]: Use } = {};
     var nUses = 0;
+    var pend = this.pend;
     for (id in this.uses) {
       if (!this.uses.hasOwnProperty(id) || this.uses[id].exp < cut) continue;
       var u = new Uint8Array(14);
-      u[0] = 4;
+      u[0] = 8;
       putHex(u, 1, id);
       u[9] = this.uses[id].n;
       putU32(u, 10, this.uses[id].exp);
@@ -260,7 +284,17 @@ export class GrantStore implements GrantState {
       uses[id] = this.uses[id];
       nUses++;
     }
+    // the pending use stays pending: its USE comes last
+    if (pend && uses.hasOwnProperty(pend.gid) && uses[pend.gid].n === pend.n) {
+      var pu = new Uint8Array(14);
+      pu[0] = 4;
+      putHex(pu, 1, pend.gid);
+      pu[9] = pend.n;
+      putU32(pu, 10, uses[pend.gid].exp);
+      recs.push(pu);
+    } else pend = undefined;
     if (!this.j.rewrite(recs)) return false;
+    this.pend = pend;
     this.wm = wm;
     this.revG = revG;
     this.nRevG = nRevG;
@@ -309,9 +343,14 @@ export class GrantStore implements GrantState {
     return false;
   }
 
-  /** Journal space left, for the lead's maintenance policy. */
+  /** Journal space left, for the maintenance policy. */
   bytesFree(): number {
     return this.j.bytesFree();
+  }
+
+  /** The journal's size: its segments at their full size. */
+  capacityBytes(): number {
+    return this.cap;
   }
 
   close(): void {
@@ -371,9 +410,11 @@ export class GrantStore implements GrantState {
         var w = getU32(r, 1);
         if (w > this.wm) this.wm = w;
         return;
-      case 4: {
+      case 4:
+      case 8: {
         if (r.length !== 14) return;
         id = hexOf(r, 1, 9);
+        if (r[0] === 4) this.pend = { gid: id, n: r[9] };
         var u = this.uses.hasOwnProperty(id) ? this.uses[id] : undefined;
         if (!u) {
           u = this.uses[id] = { n: 0, exp: 0 };
@@ -388,6 +429,12 @@ export class GrantStore implements GrantState {
         if (r.length !== 10) return;
         id = hexOf(r, 1, 9);
         if (this.uses.hasOwnProperty(id) && this.uses[id].n === r[9] + 1) this.uses[id].n = r[9];
+        if (this.pend && this.pend.gid === id && this.pend.n === r[9] + 1) this.pend = undefined;
+        return;
+      case 7:
+        if (r.length !== 10) return;
+        id = hexOf(r, 1, 9);
+        if (this.pend && this.pend.gid === id && this.pend.n === r[9]) this.pend = undefined;
         return;
       default:
         return;

@@ -21,3 +21,16 @@ export function isBytes(x: unknown): x is Uint8Array {
 export function isList(x: unknown): x is unknown[] {
   return Array.isArray(x);
 }
+
+/** Writes v as an unsigned 32-bit little-endian integer at p. */
+export function putU32le(d: Uint8Array, p: number, v: number): void {
+  d[p] = v & 0xff;
+  d[p + 1] = (v >>> 8) & 0xff;
+  d[p + 2] = (v >>> 16) & 0xff;
+  d[p + 3] = (v >>> 24) & 0xff;
+}
+
+/** The unsigned 32-bit little-endian integer at p. */
+export function getU32le(d: Uint8Array, p: number): number {
+  return (d[p] | (d[p + 1] << 8) | (d[p + 2] << 16) | (d[p + 3] << 24)) >>> 0;
+}

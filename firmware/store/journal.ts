@@ -1,4 +1,4 @@
-import { isBytes } from "./bytes";
+import { getU32le, isBytes, putU32le } from "./bytes";
 import { Flash } from "../../hal";
 import { Crc32 } from "./crc32";
 
@@ -257,16 +257,7 @@ function parseName(s: string): number[] | undefined {
   return [g, i];
 }
 
-function putU32(d: Uint8Array, p: number, v: number): void {
-  d[p] = v & 0xff;
-  d[p + 1] = (v >>> 8) & 0xff;
-  d[p + 2] = (v >>> 16) & 0xff;
-  d[p + 3] = (v >>> 24) & 0xff;
-}
 
-function getU32(d: Uint8Array, p: number): number {
-  return (d[p] | (d[p + 1] << 8) | (d[p + 2] << 16) | (d[p + 3] << 24)) >>> 0;
-}
 
 function commit(flash: Flash, name: string): boolean {
   return flash.writeAt(name, 12, new Uint8Array(COMMIT));
@@ -278,8 +269,8 @@ function header(gen: number, crc: Crc32): Uint8Array {
   h[1] = 0x4a;
   h[2] = 1;
   h[3] = 0;
-  putU32(h, 4, gen);
-  putU32(h, 8, crc(h.subarray(0, 8)));
+  putU32le(h, 4, gen);
+  putU32le(h, 8, crc(h.subarray(0, 8)));
   return h;
 }
 
@@ -290,8 +281,8 @@ function headerOk(d: Uint8Array, gen: number, crc: Crc32): boolean {
     d[1] === 0x4a &&
     d[2] === 1 &&
     d[3] === 0 &&
-    getU32(d, 4) === gen &&
-    getU32(d, 8) === crc(d.subarray(0, 8)) &&
+    getU32le(d, 4) === gen &&
+    getU32le(d, 8) === crc(d.subarray(0, 8)) &&
     d[12] === COMMIT[0] &&
     d[13] === COMMIT[1] &&
     d[14] === COMMIT[2] &&
@@ -306,9 +297,9 @@ function frame(rec: Uint8Array, seq: number, gen: number, crc: Crc32): Uint8Arra
   f[5] = n >>> 8;
   f[6] = ~n & 0xff;
   f[7] = (~n >>> 8) & 0xff;
-  putU32(f, 8, seq);
+  putU32le(f, 8, seq);
   f.set(rec, FRAME);
-  putU32(f, 0, (crc(f.subarray(4)) ^ gen) >>> 0);
+  putU32le(f, 0, (crc(f.subarray(4)) ^ gen) >>> 0);
   return f;
 }
 
@@ -331,8 +322,8 @@ function scan(d: Uint8Array, start: number, gen: number, last: number, crc: Crc3
   while (p < hi && p + FRAME <= size) {
     var n = d[p + 4] | (d[p + 5] << 8);
     if ((n ^ (d[p + 6] | (d[p + 7] << 8))) === 0xffff && p + FRAME + n <= size) {
-      var s = getU32(d, p + 8);
-      if (s > last && getU32(d, p) === (crc(d.subarray(p + 4, p + FRAME + n)) ^ gen) >>> 0) {
+      var s = getU32le(d, p + 8);
+      if (s > last && getU32le(d, p) === (crc(d.subarray(p + 4, p + FRAME + n)) ^ gen) >>> 0) {
         if (out) out.push(d.slice(p + FRAME, p + FRAME + n));
         last = s;
         p += FRAME + n;

@@ -245,21 +245,13 @@ export class CommandGuard {
     const live: Seen[] = [];
     for (let i = 0; i < this.seen.length; i++) if (this.seen[i].expiry > now) live.push(this.seen[i]);
     if (live.length >= this.max) return false;
-    const rec = idRecord(c.id, c.expiry);
-    const pruned = live.length < this.seen.length;
     live.push({ id: c.id, expiry: c.expiry });
-    let ok = false;
-    if (pruned) {
+    // Expired ids are dropped in RAM; the journal is rewritten with the live ones only when it is full.
+    let ok = this.o.log.append(idRecord(c.id, c.expiry));
+    if (!ok) {
       const recs: Uint8Array[] = [];
       for (let i = 0; i < live.length; i++) recs.push(idRecord(live[i].id, live[i].expiry));
       ok = this.o.log.rewrite(recs);
-    } else {
-      ok = this.o.log.append(rec);
-      if (!ok) {
-        const recs: Uint8Array[] = [];
-        for (let i = 0; i < live.length; i++) recs.push(idRecord(live[i].id, live[i].expiry));
-        ok = this.o.log.rewrite(recs);
-      }
     }
     if (ok) this.seen = live;
     return ok;

@@ -96,7 +96,11 @@ export function rankOf(type: string, reason: string): number {
 
 const H = 0x48;
 const REC_EVENT = 0x45;
+const REC_SHORT = 0x65;
 const REC_DROP = 0x44;
+const REC_LOSS = 0x4c;
+/** Losses one 'L' record carries at most; more go in a full 'D'. */
+const MAX_LOSS_ENTRIES = 64;
 /** Largest event payload (longer details are cut, and say so). */
 const MAX_PAYLOAD = 200;
 /** Largest loss report: its counts by type are never cut. */
@@ -108,6 +112,8 @@ const MAX_REC = FRAME + 5 + MAX_PAYLOAD;
 /** Room kept beside the events for the header, one loss report and one drop record. */
 const RESERVE = FRAME + 13 + (FRAME + 5 + MAX_LOSS) + (FRAME + 6 + MAX_LOSS);
 const LOST = "lost";
+/** Acknowledgements written to flash together (see flush). */
+const ACK_BATCH = 16;
 
 /**
  * Bytes of events a journal of maxSegments files of segmentBytes can always
@@ -128,16 +134,29 @@ export function outboxSegments(capacity: number, segmentBytes: number): number {
  *   'H' (0x48) epoch u32, acked u32, next u32: the stream's identity, the
  *       highest sequence number the broker acknowledged with every one
  *       before it, and the next sequence number to give (never reused).
- *       Written first by every rewrite and appended after each ack. (A
+ *       Written first by every rewrite, and appended after every
+ *       ACK_BATCH acks and when the link goes down or idle (an ack that
+ *       missed its record sends its event again after a reboot). (A
  *       9-byte 'H' without next is read too.)
  *   'E' (0x45) seq u32, then the event's MQTT payload (UTF-8 JSON
  *       {"ep":epoch,"seq":n,"type":..,"reason":..,"t":..,"m":..,"d":{..}}).
  *       An "outbox"/"lost" event reports the pending losses: it clears them.
+ *   'e' (0x65) seq u32, then the payload without its first bytes
+ *       {"ep":epoch,"seq":n, (the epoch of the last 'H' before it): the
+ *       same event in fewer bytes, rebuilt byte for byte when read. What
+ *       the outbox writes; an 'e' before any 'H' is skipped.
  *   'D' (0x44) k u8, k seq u32 of events dropped by the policy, then the
  *       pending losses after the drop as UTF-8 JSON
  *       {"from":a,"to":b,"lost":n,"t":..,"m":..,"c":{<type>:count}}
  *       ("{}" when none). Written in one append with the drop, so a loss is
  *       durable the moment the event leaves; last one wins.
+ *   'L' (0x4C) k u8, t u32, m u32 (seconds), then k times: seq u32, n u8
+ *       and n bytes of the event's type: events dropped by the policy,
+ *       each counted into the pending losses as they stand at this point
+ *       of the journal (t and m are the last loss's time; m in seconds).
+ *       The usual drop record: a few dozen bytes where a 'D' repeats the
+ *       whole tally. A 'D' is written instead while the tally has changes
+ *       flash missed, and by every rewrite.
  * On load the last 'H' gives the epoch and the highest acked and next;
  * events at or below acked are delivered. The epoch is random per fresh
  * store, so an owner that de-duplicates by (epoch, seq) is not fooled when a
@@ -163,12 +182,64 @@ function get32(b: Uint8Array, at: number): number {
   return ((b[at] << 24) >>> 0) + (b[at + 1] << 16) + (b[at + 2] << 8) + b[at + 3];
 }
 
-function eventRecord(seq: number, payload: Uint8Array): Uint8Array {
-  const r = new Uint8Array(5 + payload.length);
-  r[0] = REC_EVENT;
+/** The bytes every payload of this epoch and seq starts with (see Outbox.json). */
+function payloadHead(epoch: number, seq: number): Uint8Array {
+  return utf8Encode('{"ep":' + epoch + ',"seq":' + seq + ",");
+}
+
+/** An 'e' record when the payload starts with its epoch and seq (always, for the outbox's own), else an 'E'. */
+function eventRecord(epoch: number, seq: number, payload: Uint8Array): Uint8Array {
+  const head = payloadHead(epoch, seq);
+  let same = payload.length > head.length;
+  for (let i = 0; same && i < head.length; i++) same = payload[i] === head[i];
+  const skip = same ? head.length : 0;
+  const r = new Uint8Array(5 + payload.length - skip);
+  r[0] = same ? REC_SHORT : REC_EVENT;
   put32(r, 1, seq);
-  r.set(payload, 5);
+  r.set(payload.subarray(skip), 5);
   return r;
+}
+
+function lossRecord(gone: Item[], tally: Tally): Uint8Array {
+  let n = 10;
+  for (let i = 0; i < gone.length; i++) n += 5 + Math.min(24, gone[i].type.length);
+  const r = new Uint8Array(n);
+  r[0] = REC_LOSS;
+  r[1] = gone.length;
+  put32(r, 2, tally.t);
+  put32(r, 6, Math.floor(tally.m / 1000));
+  let p = 10;
+  for (let i = 0; i < gone.length; i++) {
+    const t = gone[i].type;
+    const len = Math.min(24, t.length);
+    put32(r, p, gone[i].seq);
+    r[p + 4] = len;
+    for (let k = 0; k < len; k++) r[p + 5 + k] = t.charCodeAt(k) & 0xff;
+    p += 5 + len;
+  }
+  return r;
+}
+
+/** Applies an 'L' record to a tally: the losses it names, after those already counted. Undefined when it does not parse. */
+function applyLoss(r: Uint8Array, tally: Tally | undefined, out: number[]): Tally | undefined {
+  if (r.length < 10) return undefined;
+  const t = copyTally(tally) || { from: 0, to: 0, lost: 0, t: 0, m: 0, c: {} };
+  let p = 10;
+  for (let i = 0; i < r[1]; i++) {
+    if (p + 5 > r.length || p + 5 + r[p + 4] > r.length) return undefined;
+    const seq = get32(r, p);
+    let type = "";
+    for (let k = 0; k < r[p + 4]; k++) type += String.fromCharCode(r[p + 5 + k]);
+    if (t.lost === 0 || seq < t.from) t.from = seq;
+    if (t.lost === 0 || seq > t.to) t.to = seq;
+    t.lost++;
+    t.c[type] = (t.c[type] || 0) + 1;
+    out.push(seq);
+    p += 5 + r[p + 4];
+  }
+  t.t = get32(r, 2);
+  t.m = get32(r, 6) * 1000;
+  return t;
 }
 
 function dropRecord(seqs: number[], tally: Tally | undefined): Uint8Array {
@@ -205,6 +276,8 @@ export class Outbox {
   private readonly bytes: number;
   private items: Item[] = [];
   private acked = 0;
+  /** The acked watermark flash holds. */
+  private savedAck = 0;
   private next = 1;
   private tally: Tally | undefined;
   /** The tally has changes flash does not hold yet (the flash refused them). */
@@ -231,9 +304,16 @@ export class Outbox {
         const a = get32(r, 5);
         if (a > this.acked) this.acked = a;
         if (r.length === 13 && get32(r, 9) > next) next = get32(r, 9);
-      } else if (r.length > 5 && r[0] === REC_EVENT) {
+      } else if (r.length > 5 && (r[0] === REC_EVENT || (r[0] === REC_SHORT && epoch >= 0))) {
         const seq = get32(r, 1);
-        const payload = r.slice(5);
+        let payload = r.slice(5);
+        if (r[0] === REC_SHORT) {
+          const head = payloadHead(epoch, seq);
+          const whole = new Uint8Array(head.length + payload.length);
+          whole.set(head, 0);
+          whole.set(payload, head.length);
+          payload = whole;
+        }
         const v = parse(payload);
         if (!v || typeof v.type !== "string" || typeof v.reason !== "string" || seq <= last) continue;
         if (v.type === "outbox" && v.reason === LOST) this.tally = undefined;
@@ -248,10 +328,20 @@ export class Outbox {
         });
         this.tally = readTally(r.subarray(2 + 4 * r[1]));
         if (this.tally && this.tally.to >= next) next = this.tally.to + 1;
+      } else if (r[0] === REC_LOSS) {
+        const gone: number[] = [];
+        const t = applyLoss(r, this.tally, gone);
+        if (!t) continue;
+        this.items = this.items.filter(function (it) {
+          return gone.indexOf(it.seq) < 0;
+        });
+        this.tally = t;
+        if (t.to >= next) next = t.to + 1;
       }
     }
     if (this.acked >= next) next = this.acked + 1;
     this.next = next;
+    this.savedAck = this.acked;
     const acked = this.acked;
     this.items = this.items.filter(function (it) {
       return it.seq > acked;
@@ -303,9 +393,9 @@ export class Outbox {
     this.forget(gone);
     // the drop and its tally first: a power cut before the event lands loses only the event being pushed
     const needDrop = gone.length > 0 || this.unsaved;
-    const dropped = needDrop && this.o.log.append(dropRecord(seqsOf(gone), this.tally));
+    const dropped = needDrop && this.o.log.append(this.lossOf(gone));
     if (dropped) this.unsaved = false;
-    const ok = (dropped || !needDrop) && this.o.log.append(eventRecord(seq, payload));
+    const ok = (dropped || !needDrop) && this.o.log.append(eventRecord(this.epoch, seq, payload));
     this.items.push(it);
     if (ok || this.compact()) {
       this.unsaved = false;
@@ -367,10 +457,23 @@ export class Outbox {
       this.items.shift();
       moved = true;
     }
-    if (moved && !this.o.log.append(header(this.epoch, this.acked, this.next))) this.compact();
+    if (moved && this.acked - this.savedAck >= ACK_BATCH) this.flush();
+  }
+
+  /**
+   * Makes the acknowledged watermark durable. Acks are written in batches
+   * (every ACK_BATCH, and whenever the link goes down or idle), not one
+   * record each: an ack lost to a power cut only sends those events again,
+   * which the owner drops as duplicates, while a record per ack would cost
+   * as much flash as the events themselves.
+   */
+  flush(): void {
+    if (this.closed || this.acked === this.savedAck) return;
+    if (this.o.log.append(header(this.epoch, this.acked, this.next)) || this.compact()) this.savedAck = this.acked;
   }
 
   close(): void {
+    this.flush();
     this.closed = true;
   }
 
@@ -388,7 +491,7 @@ export class Outbox {
     this.tally = undefined;
     this.items.push(it);
     // the report carries the whole tally: once it is on flash, nothing else is pending
-    if (this.o.log.append(eventRecord(seq, it.payload)) || this.compact()) {
+    if (this.o.log.append(eventRecord(this.epoch, seq, it.payload)) || this.compact()) {
       this.unsaved = false;
       return it;
     }
@@ -426,10 +529,18 @@ export class Outbox {
   /** Drops gone (it among them when it is the new event) with one durable record, or a rewrite. */
   private drop(gone: Item[], it: Item | undefined): void {
     this.forget(gone);
-    const seqs = seqsOf(gone);
-    if (it) seqs.splice(seqs.indexOf(it.seq), 1);
-    if ((seqs.length < 256 && this.o.log.append(dropRecord(seqs, this.tally))) || this.compact()) this.unsaved = false;
+    if ((gone.length < 256 && this.o.log.append(this.lossOf(gone))) || this.compact()) this.unsaved = false;
     else this.unsaved = true;
+  }
+
+  /**
+   * The record of the losses just counted: an 'L' naming them, or a full
+   * 'D' when the tally on flash is behind (an earlier write failed) or they
+   * are too many for one 'L'. gone were counted in the tally already.
+   */
+  private lossOf(gone: Item[]): Uint8Array {
+    if (!this.unsaved && this.tally && gone.length > 0 && gone.length <= MAX_LOSS_ENTRIES) return lossRecord(gone, this.tally);
+    return dropRecord(seqsOf(gone), this.tally);
   }
 
   /** Removes gone from the items (in RAM) and counts each in the tally. */
@@ -471,9 +582,11 @@ export class Outbox {
   /** Rewrites the journal with only what is undelivered, and the pending tally. */
   private compact(): boolean {
     const recs: Uint8Array[] = [header(this.epoch, this.acked, this.next)];
-    for (let i = 0; i < this.items.length; i++) recs.push(eventRecord(this.items[i].seq, this.items[i].payload));
+    for (let i = 0; i < this.items.length; i++) recs.push(eventRecord(this.epoch, this.items[i].seq, this.items[i].payload));
     if (this.tally) recs.push(dropRecord([], this.tally));
-    return this.o.log.rewrite(recs);
+    if (!this.o.log.rewrite(recs)) return false;
+    this.savedAck = this.acked;
+    return true;
   }
 }
 

@@ -183,6 +183,8 @@ export class Uplink {
       this.pump();
       this.askNetworkTime();
     } else if (state === "down" || state === "idle") {
+      // the session's acks become durable once it ends (the outbox batches them)
+      this.outbox.flush();
       if (this.wasUp) this.o.events.emit("link", "down", { why: reason });
       else this.log("uplink: " + state + " " + reason);
       this.wasUp = false;

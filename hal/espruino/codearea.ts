@@ -18,13 +18,21 @@ export class EspruinoCodeArea implements CodeArea {
 
   erasePage(addr: number): boolean {
     if (addr % this.pageBytes || !this.inside(addr, this.pageBytes)) return false;
-    this.f.erasePage(addr);
+    try {
+      this.f.erasePage(addr);
+    } catch (e) {
+      return false;
+    }
     return true;
   }
 
   write(addr: number, data: Uint8Array): boolean {
     if (addr % 4 || data.length % 4 || !this.inside(addr, data.length)) return false;
-    this.f.write(data, addr);
+    try {
+      this.f.write(data, addr);
+    } catch (e) {
+      return false;
+    }
     return true;
   }
 

@@ -1,10 +1,13 @@
 import { CodeArea } from "../../hal/codearea";
+import { PowerLoss } from "./flash";
 
 export interface SimCodeAreaOptions {
   /** The free range the simulated interpreter reports; default the stock RAK5010 build's 0x81000-0xE2000. */
   start?: number;
   end?: number;
   pageBytes?: number;
+  /** The free range's bytes as image() gave them: the desktop's state folder. */
+  image?: Uint8Array;
 }
 
 /** The stock RAK5010 build's free flash (../shared/espruino-flash.md). */
@@ -18,7 +21,8 @@ export const RAK5010_FREE = { start: 0x81000, end: 0xe2000 };
  * taken before an erase or write sees it afterwards. Pages erased and bytes
  * programmed are counted for wear; cutAfter(n) lets n more bytes or pages
  * be programmed or erased and then stops the device mid-operation, as a
- * power cut would.
+ * power cut would: PowerLoss is thrown (SimBox turns it into a power cut)
+ * and every operation throws it until powerOn().
  */
 export class SimCodeArea implements CodeArea {
   readonly pageBytes: number;
@@ -28,6 +32,7 @@ export class SimCodeArea implements CodeArea {
   private readonly end: number;
   private readonly mem: Uint8Array;
   private budget = Infinity;
+  private dead = false;
 
   constructor(options: SimCodeAreaOptions = {}) {
     this.start = options.start === undefined ? RAK5010_FREE.start : options.start;
@@ -36,6 +41,15 @@ export class SimCodeArea implements CodeArea {
     if (this.start % this.pageBytes || this.end % this.pageBytes || this.end <= this.start) throw new Error("SimCodeArea: range must be whole pages");
     // A fresh chip's free flash reads erased.
     this.mem = new Uint8Array(this.end - this.start).fill(0xff);
+    if (options.image) {
+      if (options.image.length !== this.mem.length) throw new Error("SimCodeArea: the image holds " + options.image.length + " bytes, the free range " + this.mem.length);
+      this.mem.set(options.image);
+    }
+  }
+
+  /** A copy of the whole free range, for saving. */
+  image(): Uint8Array {
+    return this.mem.slice();
   }
 
   freeRange(): { start: number; end: number } {
@@ -61,6 +75,7 @@ export class SimCodeArea implements CodeArea {
   }
 
   read(addr: number, length: number): Uint8Array {
+    if (this.dead) throw new PowerLoss();
     return this.map(addr, length).slice();
   }
 
@@ -77,6 +92,7 @@ export class SimCodeArea implements CodeArea {
   /** Power back: operations run to completion again. */
   powerOn(): void {
     this.budget = Infinity;
+    this.dead = false;
   }
 
   private inside(addr: number, length: number): boolean {
@@ -84,9 +100,11 @@ export class SimCodeArea implements CodeArea {
   }
 
   private spend(n: number): void {
+    if (this.dead) throw new PowerLoss();
     if (this.budget < n) {
       this.budget = 0;
-      throw new Error("simulated power loss in the code area");
+      this.dead = true;
+      throw new PowerLoss();
     }
     this.budget -= n;
   }

@@ -41,7 +41,7 @@ export class Owner {
     const before = this.raw.get(key);
     if (before !== undefined) {
       this.duplicates++;
-      if (before !== text) this.altered.push(key);
+      if (before !== text) this.altered.push(key + " (first " + before.slice(0, 160) + ", then " + text.slice(0, 160) + ")");
       return;
     }
     this.raw.set(key, text);

@@ -40,6 +40,9 @@ interface World {
   emu: Bg96Emulator;
   d: Bg96;
   events: string[];
+  /** Each event's details, in the same order. */
+  details: Array<{ [k: string]: unknown }>;
+  logs: string[];
 }
 
 const worlds: World[] = [];
@@ -49,8 +52,11 @@ function world(o: Partial<Bg96Options> = {}, e: Partial<Bg96EmulatorOptions> = {
   const wire = new SimModemWire({ clock });
   const emu = new Bg96Emulator(Object.assign({ wire, clock, networkTime: () => 1767225600 + Math.floor(clock.monotonic() / 1000) }, e));
   const events: string[] = [];
-  const d = new Bg96(Object.assign({ modem: wire, clock, events: { emit: (t: string, r: string) => events.push(t + ":" + r) } }, o));
-  const w = { clock, wire, emu, d, events };
+  const details: Array<{ [k: string]: unknown }> = [];
+  const logs: string[] = [];
+  const sink = { emit: (t: string, r: string, dd?: { [k: string]: unknown }) => details.push(dd || {}) && events.push(t + ":" + r) };
+  const d = new Bg96(Object.assign({ modem: wire, clock, events: sink, log: (l: string) => logs.push(l) }, o));
+  const w = { clock, wire, emu, d, events, details, logs };
   worlds.push(w);
   return w;
 }
@@ -119,7 +125,9 @@ describe("BG96 driver against the emulator", () => {
     const w = world();
     const s = await connect(w);
     expect(w.d.status()).toMatchObject({ power: "on", registered: true, rat: "ltem", pdp: true, sockets: 1 });
-    expect(w.events).toEqual(["modem:power_on", "modem:registered", "modem:pdp_up"]);
+    // the routine steps of a session are log lines; its summary is an event when it ends
+    expect(w.events).toEqual([]);
+    expect(w.logs.filter((l) => /^modem (power_on|registered|pdp_up)/.test(l))).toEqual(["modem power_on boot", "modem registered home ltem", "modem pdp_up qiact"]);
     expect(w.emu.boots).toBe(1);
     const c = collector(s);
     const all = new Uint8Array(256 * 8);
@@ -346,7 +354,10 @@ describe("BG96 driver against the emulator", () => {
     expect(err).toBeUndefined();
     expect(w.emu.psmEntered).toBe(1);
     expect(w.d.status().power).toBe("psm");
-    expect(w.events).toContain("modem:psm");
+    expect(w.events).toEqual(["modem:psm"]);
+    // one event sums up the session it ends
+    expect(w.details[0]).toMatchObject({ from: "boot", reg: "home", rat: "ltem", pdp: true });
+    expect(typeof w.details[0].awake_s).toBe("number");
     const s = await connect(w);
     expect(w.emu.boots).toBe(1);
     const c = collector(s);

@@ -27,6 +27,8 @@ import { CodeAreaLayout, layoutFor } from "../../firmware/codearea/layout";
 import { BlobWriter, SlotWriter } from "../../firmware/codearea/install";
 import { BLOB_DATA, encodeBlob } from "../../firmware/codearea/blobs";
 import { SimBox } from "../../sim/box";
+import { BASE_TABLE_FILE, keyTableFile, tableFile } from "../../firmware/keytables";
+import { prepareBase, prepareKey } from "../../firmware/crypto/ed25519";
 import { crc32 } from "../../sim/hw/system";
 import { encodeFrames, MAX_FRAMED, Reassembler } from "../../firmware/ble/framing";
 import { LAYOUT, MSG_UNLOCK, parseResponse, requestMessage, Response } from "../../firmware/ble/protocol";
@@ -38,7 +40,7 @@ const BOX = "KB-GATE01";
 const owner = testKey(31);
 let code = "";
 let loader = "";
-let installed: { files: { [name: string]: Uint8Array }; setup: string };
+let installed: { files: { [name: string]: Uint8Array }; pool: Uint8Array; setup: string };
 
 /** The bolt's mechanics, which the fake board lacks: it follows the H-bridge after 300 ms of travel. */
 const MECHANICS = [
@@ -49,9 +51,12 @@ const MECHANICS = [
 ].join("\n");
 
 /** An installed, time-synchronised box's Storage files, and the JavaScript that sets its RTC and phone link. */
-function installedBox(): { files: { [name: string]: Uint8Array }; setup: string } {
+function installedBox(): { files: { [name: string]: Uint8Array }; pool: Uint8Array; setup: string } {
   const provisioning = JSON.stringify({ format: "keybox-provision/1", boxId: BOX, keys: [{ id: owner.id, publicKey: Buffer.from(owner.publicKey).toString("hex") }] });
-  const box = new SimBox({ config: { boxId: BOX }, provisioning, now: T0 + 3600, flashCapacity: 200 * 1024, tables: true });
+  const box = new SimBox({ config: { boxId: BOX }, provisioning, now: T0 + 3600, flashCapacity: 200 * 1024 });
+  // 6-tooth tables, as espruino.config.json has the flasher install them (the blob region holds two)
+  box.install(BASE_TABLE_FILE, tableFile(prepareBase(6)!, crc32));
+  box.install(keyTableFile(owner.id), tableFile(prepareKey(owner.publicKey, 6)!, crc32));
   box.boot();
   box.run(30_000);
   if (!box.events.some((e) => e.type === "time" && e.reason === "set")) throw new Error("the sim box never learned the time");
@@ -59,7 +64,10 @@ function installedBox(): { files: { [name: string]: Uint8Array }; setup: string 
   box.close();
   const files = box.flash.snapshot();
   files["keybox.json"] = new Uint8Array(Buffer.from(JSON.stringify({ boxId: BOX })));
-  return { files, setup: ["setTime(" + rtc + ");", "NRF.getSecurityStatus = function () { return { connected: true, encrypted: true }; };"].join("\n") };
+  // the box's records (the time it learned among them) are in the code area's journal pool
+  const l = layoutFor(box.codeArea.freeRange()) as CodeAreaLayout;
+  const pool = box.codeArea.read(l.pool, l.poolBytes);
+  return { files, pool, setup: ["setTime(" + rtc + ");", "NRF.getSecurityStatus = function () { return { connected: true, encrypted: true }; };"].join("\n") };
 }
 
 /** JavaScript that writes the files to Storage in one go (for the sandbox). */
@@ -125,7 +133,7 @@ const frames = (g: Uint8Array, tag = 1) => encodeFrames(requestMessage(MSG_UNLOC
 const sha256 = (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).digest());
 const TABLES = ["edB", "edK" + owner.id];
 
-/** What npm run flash puts in the code area: the firmware in a slot, the tables in the blob region. */
+/** What npm run flash puts in the code area (the firmware in a slot, the tables in the blob region), and the box's records. */
 function installCodeArea(area: CodeArea): void {
   const body = new Uint8Array(Buffer.from(code, "latin1"));
   const w = new SlotWriter({ area, sha256 });
@@ -136,6 +144,14 @@ function installCodeArea(area: CodeArea): void {
   const b = new BlobWriter({ area, sha256 });
   expect(b.begin(image.length)).toBeUndefined();
   for (let at = 0; at < image.length; at += 1024) expect(b.put(at, new Uint8Array(image.subarray(at, at + 1024)))).toBe(true);
+  // and the journal pool as the simulated box left it
+  const l = layoutFor(area.freeRange()) as CodeAreaLayout;
+  for (let at = 0; at < installed.pool.length; at += 4096) {
+    const page = installed.pool.subarray(at, at + 4096);
+    if (page.every((x) => x === 0xff)) continue;
+    expect(area.erasePage(l.pool + at)).toBe(true);
+    expect(area.write(l.pool + at, new Uint8Array(page))).toBe(true);
+  }
 }
 
 /** Storage's files without the tables (they are in the code area), and the loader as .bootcde. */

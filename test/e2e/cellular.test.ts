@@ -128,8 +128,8 @@ maybe("the owner over a real MQTT broker", () => {
     box.cellular.setCoverage("home");
     // The box abandoned its session while there was no network and tries again on its back-off (at most
     // 15 minutes here): until the modem powers up, nothing needs real I/O.
-    const gap = box.events.length;
-    for (let i = 0; i < 100 && !box.events.slice(gap).some((e) => e.type === "modem" && e.reason === "power_on"); i++) box.run(10_000);
+    const logsBefore = box.logs.length;
+    for (let i = 0; i < 100 && !box.logs.slice(logsBefore).some((l) => /^modem power_on/.test(l)); i++) box.run(10_000);
     const last = () => box.events.length;
     await runUntil(box.clock, () => seen.length > 0 && seen[seen.length - 1].type === box.events[last() - 1].type && seen.length >= last() - 2, {
       realTimeoutMs: 30000,

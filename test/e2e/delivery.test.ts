@@ -152,6 +152,33 @@ describe("a delivery, end to end", () => {
     box.close();
   });
 
+  it("a power cut after the use was spent but before the bolt moved gives the use back at the next boot: the retry opens, once", () => {
+    const box = newBox();
+    const g = grant({ grantId: "00000000000000d7" });
+    const phone = new Phone(box.ble, box.clock);
+    phone.connect(true);
+    box.run(100);
+    phone.send(MSG_UNLOCK, g);
+    // the power goes the moment the motor starts: the use is on flash, the bolt has not moved
+    for (let i = 0; i < 2000 && !box.events.some((e) => e.type === "latch" && e.reason === "unlocking"); i++) box.run(1);
+    expect(box.events.some((e) => e.type === "latch" && e.reason === "unlocking")).toBe(true);
+    box.powerCut();
+    expect(box.latch.bolt.read()).toBe(true);
+    box.run(1000);
+    box.reboot();
+    box.run(3000);
+    expect(box.events.filter((e) => e.type === "access" && e.reason === "use_refunded").map((e) => e.d)).toEqual([{ g: "00000000000000d7", why: "reset", n: 0 }]);
+    const r = present(box, g);
+    expect(r.reason).toBe("granted");
+    hangUp(box, r.phone);
+    box.run(60_000);
+    // and it was a single use: spent now for good
+    box.reboot();
+    box.run(3000);
+    expect(present(box, g).reason).toBe("used_up");
+    box.close();
+  });
+
   it("refuses requests on an unencrypted link, and reads state without a grant", () => {
     const box = newBox();
     const r = present(box, grant({ grantId: "00000000000000e7" }), MSG_UNLOCK, false);

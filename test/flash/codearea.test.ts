@@ -54,13 +54,14 @@ describe("SimCodeArea: NOR flash", () => {
 });
 
 describe("code area layout", () => {
-  test("two slots from the top of the RAK5010's free flash down, then the blob region, with spare below", () => {
+  test("two slots from the top of the RAK5010's free flash down, then the blob region, then the journal pool, with spare below", () => {
     const l = layoutFor(RAK5010_FREE);
     if (typeof l === "string") throw new Error(l);
     expect(l.top).toBe(0xe2000);
     expect(l.slots).toEqual([0xe2000 - SLOT_PAGES * PAGE_BYTES, 0xe2000 - 2 * SLOT_PAGES * PAGE_BYTES]);
     expect(l.blobs + l.blobBytes).toBe(l.slots[1]);
-    expect(l.bottom).toBe(l.blobs);
+    expect(l.pool + l.poolBytes).toBe(l.blobs);
+    expect(l.bottom).toBe(l.pool);
     expect(l.bottom - RAK5010_FREE.start).toBe(0x61000 - codeAreaBytes());
     expect(l.bottom - RAK5010_FREE.start).toBeGreaterThanOrEqual(0);
   });

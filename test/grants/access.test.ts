@@ -3,6 +3,7 @@ import { SimFlash } from "../../sim/hw/flash";
 import { VirtualClock } from "../../sim/clock";
 import { EventBus, BoxEvent } from "../../firmware/events";
 import { AccessControl, AccessOptions } from "../../firmware/grants/access";
+import { GrantStore } from "../../firmware/grants/store";
 import { crc32 } from "../../firmware/store/crc32";
 import { encodeRevocation, revocationBody, revocationMessage, RevocationFields } from "../../firmware/grants/revocation";
 import { T0, testKey, mint, firmwareVerify, nodeStrict, memo, malleate, TestKey, holderProof } from "./helpers";
@@ -164,5 +165,43 @@ describe("AccessControl", () => {
     expect(() => rig(flash, T0, { boxId: "bad id" })).toThrow("access_box_id");
     expect(() => rig(flash, T0, { verify: undefined as never })).toThrow("access_options");
     expect(flash.list("")).toEqual([]);
+  });
+});
+
+describe("the pending use (GrantStore DONE)", () => {
+  const gid = "00000000000000aa";
+  const open = (flash: SimFlash) => new GrantStore({ flash, crc32, segmentBytes: 512, maxSegments: 2 });
+
+  test("a use is pending from its spend until the box opened or it was given back, across reboots and compactions", () => {
+    const flash = new SimFlash();
+    let s = open(flash);
+    expect(s.pendingUse()).toBeUndefined();
+    expect(s.recordUse(gid, 1, T0 + 86400)).toBeUndefined();
+    expect(s.pendingUse()).toEqual({ grantId: gid, n: 1 });
+    s = open(flash);
+    expect(s.pendingUse()).toEqual({ grantId: gid, n: 1 });
+    // a compaction keeps it pending, and keeps settled counts settled
+    expect(s.recordUse("00000000000000bb", 1, T0 + 86400)).toBeUndefined();
+    expect(s.settleUse("00000000000000bb", 1)).toBeUndefined();
+    expect(s.compact()).toBe(true);
+    s = open(flash);
+    expect(s.pendingUse()).toBeUndefined(); // bb was the last spent, and it was settled
+    expect(s.usesOf("00000000000000bb")).toBe(1);
+    expect(s.recordUse(gid, 2, T0 + 86400)).toBeUndefined();
+    expect(s.compact()).toBe(true);
+    s = open(flash);
+    expect(s.pendingUse()).toEqual({ grantId: gid, n: 2 });
+    // given back: no longer pending, and the count is one less
+    expect(s.refundUse(gid, 1)).toBeUndefined();
+    expect(s.pendingUse()).toBeUndefined();
+    s = open(flash);
+    expect(s.pendingUse()).toBeUndefined();
+    expect(s.usesOf(gid)).toBe(1);
+    // a DONE for another count settles nothing
+    expect(s.recordUse(gid, 2, T0 + 86400)).toBeUndefined();
+    expect(s.settleUse(gid, 1)).toBeUndefined();
+    expect(s.pendingUse()).toEqual({ grantId: gid, n: 2 });
+    expect(s.settleUse(gid, 2)).toBeUndefined();
+    expect(open(flash).pendingUse()).toBeUndefined();
   });
 });

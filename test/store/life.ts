@@ -1,10 +1,9 @@
 /**
- * A box living on the virtual clock with Storage as the RAK5010 has it, for
- * the lifecycle test and the year-long run (npx tsx test/store/life.ts
- * --days 365 --case idle|junk). Storage holds what the owner installs (the
- * loader allowance, 6-tooth tables for the base point and one key, the
- * settings files: INSTALLED_BYTES) and the journals the firmware keeps; the
- * firmware alone reclaims it.
+ * A box living on the virtual clock as installed on a RAK5010, for the
+ * lifecycle test and the year-long run (npx tsx test/store/life.ts --days
+ * 365 --case idle|junk). Storage holds what the owner installs (the loader
+ * allowance, 6-tooth tables for the base point and one key, the settings
+ * files); the journals the firmware keeps live in the code area's pool.
  */
 import { SimBox } from "../../sim/box";
 import { Phone } from "../ble/helpers";
@@ -13,7 +12,8 @@ import { BASE_TABLE_FILE, keyTableFile, tableFile } from "../../firmware/keytabl
 import { prepareBase, prepareKey } from "../../firmware/crypto/ed25519";
 import { crc32 } from "../../sim/hw/system";
 import { STORAGE_BYTES } from "../../firmware/storage-plan";
-import { FlashStats } from "../../sim/hw/flash";
+import { CodeAreaLayout, layoutFor } from "../../firmware/codearea/layout";
+import { SimCodeArea } from "../../sim/hw/codearea";
 import { testKey } from "../grants/helpers";
 
 export type Case = "idle" | "junk";
@@ -22,14 +22,21 @@ export interface Life {
   days: number;
   /** Events whose reason is a storage failure (store_failed, store_full, compaction_failed). */
   storeFailures: string[];
-  compactions: number;
-  /** Erases of the most-erased page. */
+  /** Storage after the install: bytes programmed, compactions and wipes (all 0 when the firmware keeps out of it). */
+  storage: { programmed: number; compactions: number; wipes: number };
+  /** Erases of the pool's most-erased page, and of all its pages. */
   mostErased: number;
+  poolErases: number;
+  /** Bytes programmed into the pool. */
   programmed: number;
-  /** Bytes allocated by journal prefix over the whole run. */
-  allocated: { [prefix: string]: number };
-  /** Compactions that happened while the battery was below the latch's minimum. */
-  lowBatteryCompactions: number;
+}
+
+/** Erase counts of the pool's pages. */
+export function poolErases(area: SimCodeArea): number[] {
+  const l = layoutFor(area.freeRange()) as CodeAreaLayout;
+  const out: number[] = [];
+  for (let a = l.pool; a < l.pool + l.poolBytes; a += area.pageBytes) out.push(area.erases[a] || 0);
+  return out;
 }
 
 const BOX = "KB-LIFE001";
@@ -50,15 +57,13 @@ export function installedBox(): SimBox {
   return box;
 }
 
-/** Runs one case for `days` and reports Storage's side of it. */
+/** Runs one case for `days` and reports the flash's side of it. */
 export function live(kind: Case, days: number): Life {
   const box = installedBox();
-  const start: FlashStats = box.flash.stats();
-  let lowBatteryCompactions = 0;
+  const start = box.flash.stats();
+  const pool0 = poolErases(box.codeArea);
+  const prog0 = box.codeArea.programmed;
   box.boot();
-  box.firmware!.events.on((e) => {
-    if (e.type === "storage" && e.reason === "compacted" && box.battery.millivolts() < 3400) lowBatteryCompactions++;
-  });
   const junk = new Uint8Array(96).fill(0x5a);
   for (let d = 0; d < days; d++) {
     if (kind === "idle") {
@@ -77,33 +82,26 @@ export function live(kind: Case, days: number): Life {
     }
   }
   const end = box.flash.stats();
-  const allocated: { [prefix: string]: number } = {};
-  for (const k of Object.keys(end.allocated)) {
-    const n = end.allocated[k] - (start.allocated[k] || 0);
-    if (n > 0) allocated[k] = n;
-  }
+  const pool = poolErases(box.codeArea).map((n, i) => n - pool0[i]);
   const failures = box.events.filter((e) => /^store_|^compaction_failed$/.test(e.reason)).map((e) => e.type + ":" + e.reason);
+  const programmed = box.codeArea.programmed - prog0;
   box.close();
   return {
     days,
     storeFailures: failures,
-    compactions: end.compactions - start.compactions,
-    mostErased: Math.max(...end.eraseCounts.map((n, i) => n - start.eraseCounts[i])),
-    programmed: end.programmed - start.programmed,
-    allocated,
-    lowBatteryCompactions,
+    storage: { programmed: end.programmed - start.programmed, compactions: end.compactions - start.compactions, wipes: end.wipes - start.wipes },
+    mostErased: Math.max(...pool),
+    poolErases: pool.reduce((a, b) => a + b, 0),
+    programmed,
   };
 }
 
 /** Per-day and per-year figures of a run. */
-export function rates(l: Life): { programmedPerDay: number; compactionsPerDay: number; mostErasedPerYear: number; allocatedPerDay: { [p: string]: number } } {
-  const perDay: { [p: string]: number } = {};
-  for (const k of Object.keys(l.allocated)) perDay[k] = Math.round(l.allocated[k] / l.days);
+export function rates(l: Life): { programmedPerDay: number; pageErasesPerDay: number; mostErasedPerYear: number } {
   return {
     programmedPerDay: Math.round(l.programmed / l.days),
-    compactionsPerDay: l.compactions / l.days,
+    pageErasesPerDay: l.poolErases / l.days,
     mostErasedPerYear: (l.mostErased * 365) / l.days,
-    allocatedPerDay: perDay,
   };
 }
 
