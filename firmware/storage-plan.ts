@@ -69,8 +69,13 @@ export const STORAGE_BYTES = 20 * 4096;
 export const SEGMENT_BYTES = PAGE_BYTES - 64;
 /** Use counts, revocations and trusted keys. */
 export const GRANTS_JOURNAL: JournalPlan = { prefix: "grants", segmentBytes: SEGMENT_BYTES, maxSegments: 2 };
-/** The latch's drive marker (a motor cycle interrupted by a reset). */
-export const MARKER_JOURNAL: JournalPlan = { prefix: "latch", segmentBytes: SEGMENT_BYTES, maxSegments: 1 };
+/**
+ * The latch's drive marker (a motor cycle interrupted by a reset). Its
+ * records are 15 bytes framed, and a journal's records are all read into
+ * RAM at boot: 2 KiB keeps that to about 135 (a page would be 268), and a
+ * rewrite to one every 34 motor cycles or so.
+ */
+export const MARKER_JOURNAL: JournalPlan = { prefix: "latch", segmentBytes: 2048, maxSegments: 1 };
 /** Remote configuration. */
 export const SETTINGS_JOURNAL: JournalPlan = { prefix: "cfg", segmentBytes: SEGMENT_BYTES, maxSegments: 1 };
 /** BLE failure counts behind the back-off. */
@@ -82,6 +87,7 @@ export const UPLINK_JOURNALS = {
   outbox: { prefix: "ulev", segmentBytes: SEGMENT_BYTES, maxSegments: outboxSegments(OUTBOX_EVENTS, SEGMENT_BYTES) } as JournalPlan,
   // 42 ids: the 32 the guard keeps live fit a rewrite, and RAM holds no more than that after a boot
   commands: { prefix: "ulcmd", segmentBytes: 1024, maxSegments: 1 } as JournalPlan,
+  // hourly 16-byte records: a rewrite every ten days (about 250 records read at boot)
   time: { prefix: "ultime", segmentBytes: SEGMENT_BYTES, maxSegments: 1 } as JournalPlan,
 };
 /** Grants verified ahead of their use; entries the firmware keeps (main.ts). */

@@ -17,7 +17,7 @@ import { BASE_TABLE_FILE, keyTableFile, tableFile } from "../firmware/keytables"
 import { prepareBase, prepareKey } from "../firmware/crypto/ed25519";
 import { crc32 } from "./hw/system";
 import { SimBuzzer, SimLed, SimRandom, SimWatchdog, simAccel } from "./hw/system";
-import { BootSession } from "./boot";
+import { BootSession, DeadBoot } from "./boot";
 
 export interface SimBoxOptions {
   config?: ConfigInput;
@@ -103,6 +103,8 @@ export class SimBox {
     this.motion = new SimMotion({ clock });
     this.flash = new SimFlash({ capacity: options.flashCapacity, image: options.flashImage });
     this.codeArea = new SimCodeArea({ image: options.codeAreaImage });
+    this.flash.onPowerLoss = () => this.lostPower();
+    this.codeArea.onPowerLoss = () => this.lostPower();
     this.ble = new SimBle({ clock });
     this.modem = new SimModemWire({ clock });
     this.cellular = new Bg96Emulator({ wire: this.modem, clock, networkTime: () => now + clock.monotonic() / 1000, trace: options.onModemTrace, socket: options.network });
@@ -165,15 +167,26 @@ export class SimBox {
     return fw;
   }
 
-  /** Runs the world for ms of virtual time. A PowerLoss from the flash becomes a power cut. */
+  /**
+   * Runs the world for ms of virtual time. A PowerLoss from the flash is a
+   * power cut, made the moment it strikes (lostPower), so a firmware that
+   * catches the exception finds its hardware gone (DeadBoot) rather than
+   * running on; either exception reaching here after that is the cut's echo.
+   */
   run(ms: number): void {
     try {
       this.clock.advance(ms);
     } catch (e) {
-      if (!(e instanceof PowerLoss)) throw e;
-      this.powerLosses.push(this.clock.monotonic());
-      this.powerCut();
+      if (e instanceof PowerLoss) this.lostPower();
+      else if (!(e instanceof DeadBoot && !this.session)) throw e;
     }
+  }
+
+  /** An injected cut struck inside a flash operation: the power goes now, once. */
+  private lostPower(): void {
+    if (!this.session) return;
+    this.powerLosses.push(this.clock.monotonic());
+    this.powerCut();
   }
 
   /**

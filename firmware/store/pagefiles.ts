@@ -67,6 +67,8 @@ export class PageFiles implements Flash {
       var s = this.pages[i];
       if (s.name && !this.live.hasOwnProperty(s.name)) this.live[s.name] = i;
       else s.name = "";
+      // ties rotate on from the most-worn page, not from the first: a box that reboots often must not favour one page
+      if (this.last < 0 || s.count >= this.pages[this.last].count) this.last = i;
     }
   }
 

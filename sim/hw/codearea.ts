@@ -33,6 +33,8 @@ export class SimCodeArea implements CodeArea {
   private readonly mem: Uint8Array;
   private budget = Infinity;
   private dead = false;
+  /** Control: called the moment an injected cut strikes, before PowerLoss is thrown (see SimFlash.onPowerLoss). */
+  onPowerLoss: (() => void) | undefined;
 
   constructor(options: SimCodeAreaOptions = {}) {
     this.start = options.start === undefined ? RAK5010_FREE.start : options.start;
@@ -104,6 +106,7 @@ export class SimCodeArea implements CodeArea {
     if (this.budget < n) {
       this.budget = 0;
       this.dead = true;
+      if (this.onPowerLoss) this.onPowerLoss();
       throw new PowerLoss();
     }
     this.budget -= n;

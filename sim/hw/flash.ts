@@ -104,6 +104,12 @@ export class SimFlash implements Flash {
   private compactions = 0;
   private autoCompactions = 0;
   private wipes = 0;
+  /**
+   * Control: called the moment an injected cut strikes, before PowerLoss is
+   * thrown, so the board can stop everything at once (SimBox): a firmware
+   * catch block that swallows the exception must not keep the box running.
+   */
+  onPowerLoss: (() => void) | undefined;
   private allocated: { [prefix: string]: number } = {};
   private budget = Infinity;
   private dead = false;
@@ -556,6 +562,7 @@ export class SimFlash implements Flash {
   private cut(): never {
     this.budget = 0;
     this.dead = true;
+    if (this.onPowerLoss) this.onPowerLoss();
     throw new PowerLoss();
   }
 

@@ -92,3 +92,38 @@ describe("a power cycle while the modem is up and events are flowing", () => {
     }
   }, 60000);
 });
+
+describe("a power cut inside a flash write", () => {
+  it("takes effect at once: a firmware that swallows the exception finds its hardware gone and cannot publish what never reached flash", () => {
+    const w = new World({ boxId: BOX, config: { boxId: BOX }, provisioning, now: T0 + 3600, seed: 6 });
+    try {
+      const box = w.box;
+      const fw = box.boot();
+      w.run(30_000);
+      const cuts = box.powerLosses.length;
+      box.codeArea.cutAfter(0);
+      // as a catch block in the firmware would: the write fails and the code goes on
+      let thrown: unknown;
+      try {
+        fw.access.revokeGrant("00000000000c0c02", T0 + 86400);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeDefined();
+      expect(box.powered).toBe(false);
+      expect(box.powerLosses.length).toBe(cuts + 1);
+      // the dead boot's next touch of any part is refused
+      expect(() => fw.access.revokeGrant("00000000000c0c03", T0 + 86400)).toThrow();
+      const modemBytes = box.modem.sent.length;
+      w.run(60_000);
+      expect(box.modem.sent.length).toBe(modemBytes);
+      box.codeArea.cutAfter(Infinity);
+      box.reboot("power restored");
+      w.run(30_000);
+      expect(box.powered).toBe(true);
+      expect(box.events.filter((e) => e.type === "boot").length).toBe(2);
+    } finally {
+      w.close();
+    }
+  });
+});
