@@ -510,7 +510,11 @@ export class BleService {
     const lim = this.lim;
     const now = this.o.clock.monotonic();
     let saved = true;
+    // a grant to a box that had no failures before this attempt (charged, then cleared) changes
+    // nothing here: the access decision is the event
+    let quiet = false;
     if (reason === GRANTED) {
+      quiet = this.failures === (charged ? 1 : 0);
       this.failures = 0;
       this.blockedUntil = 0;
       saved = this.store.save(0);
@@ -527,7 +531,7 @@ export class BleService {
       s.failures++;
       s.nextAllowed = now + backoffMs(s.failures, 0, lim.baseMs, lim.maxMs);
     }
-    this.emit("decision", { kind: kind, reason: reason, failures: this.failures });
+    if (!quiet) this.emit("decision", { kind: kind, reason: reason, failures: this.failures });
     // A stale, higher count in flash only makes the box stricter; say so and carry on.
     if (!saved) this.emit(ERR_STORE);
     if (this.closed || !s.open) return;

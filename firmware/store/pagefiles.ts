@@ -37,10 +37,12 @@ export interface PageFilesOptions {
 var MAGIC = [0x4b, 0x42, 0x50, 0x46];
 var HEAD = 64;
 var NAME_MAX = 28;
+/** The count of a page whose header is there but torn or corrupt (see wear). */
+var TORN = -2;
 
 interface Slot {
   addr: number;
-  /** Erase count; -1 when the page carries no header to tell. */
+  /** Erase count; -1 when the page reads blank, TORN when its header is damaged. */
   count: number;
   name: string;
   size: number;
@@ -176,20 +178,27 @@ export class PageFiles implements Flash {
     return this.live.hasOwnProperty(name) ? this.pages[this.live[name]] : undefined;
   }
 
-  /** A page without a count (never used, or its create was cut) wears like the least-worn page that has one. */
+  /**
+   * A page without a count is new when it reads blank (a cut between a
+   * page's erase and its header's first byte would read so too, rarely),
+   * and wears like the most-worn page when its header is torn (a create cut
+   * part-way: its true count is lost and may be high, so the pages known to
+   * be less worn go first).
+   */
   private wear(s: Slot): number {
     if (s.count >= 0) return s.count;
-    var least = -1;
-    for (var i = 0; i < this.pages.length; i++) {
-      var c = this.pages[i].count;
-      if (c >= 0 && (least < 0 || c < least)) least = c;
-    }
-    return least < 0 ? 0 : least;
+    if (s.count !== TORN) return 0;
+    var most = 0;
+    for (var i = 0; i < this.pages.length; i++) if (this.pages[i].count > most) most = this.pages[i].count;
+    return most;
   }
 
   private inspect(addr: number): Slot {
     var h = this.o.area.read(addr, HEAD);
     var s: Slot = { addr: addr, count: -1, name: "", size: 0 };
+    var blank = true;
+    for (var k = 0; k < HEAD && blank; k++) blank = h[k] === 0xff;
+    if (!blank) s.count = TORN;
     for (var i = 0; i < 4; i++) if (h[i] !== MAGIC[i]) return s;
     if (h[11] !== 1 || getU32le(h, 40) !== this.o.crc32(h.subarray(0, 40))) return s;
     s.count = getU32le(h, 4);

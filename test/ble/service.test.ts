@@ -80,7 +80,27 @@ describe("BleService: requests", () => {
     expect(got[0]).toEqual({ type: "result", request: MSG_UNLOCK, reason: "granted" });
     expect(progress(got)).toEqual(["locked", "unlocking", "open"]);
     expect(r.box.calls.map((c) => [c.kind, Buffer.from(c.grant).toString("hex")])).toEqual([["unlock", Buffer.from(GOOD).toString("hex")]]);
-    expect(bleEvents(r.events, "decision")[0].d).toEqual({ kind: "unlock", reason: "granted", failures: 0 });
+    // with no failures on record the back-off does not change: the access decision is the only event of it
+    expect(bleEvents(r.events, "decision")).toEqual([]);
+  });
+
+  it("a grant after refused attempts clears the back-off, and says so", () => {
+    const r = rig();
+    const p = r.phone();
+    p.connect(true);
+    r.clock.advance(20);
+    p.send(MSG_UNLOCK, BAD);
+    r.clock.advance(3000);
+    p.drop();
+    r.clock.advance(10_000);
+    const q = r.phone();
+    q.connect(true);
+    r.clock.advance(20);
+    q.send(MSG_UNLOCK, GOOD);
+    r.clock.advance(3000);
+    const d = bleEvents(r.events, "decision").map((e) => e.d);
+    expect(d[d.length - 1]).toEqual({ kind: "unlock", reason: "granted", failures: 0 });
+    expect(d.length).toBe(2);
   });
 
   it("answers a refused grant with the decision's reason code, and lock and state work", () => {
@@ -487,7 +507,7 @@ describe("BleService: connections", () => {
     expect(p.received).toEqual([]);
     expect(r.box.latch).toBe("open");
     expect(bleEvents(r.events, "disconnected")[0].d).toEqual({ midRequest: true });
-    expect(bleEvents(r.events, "decision")[0].d).toEqual({ kind: "unlock", reason: "granted", failures: 0 });
+    expect(r.box.calls.map((c) => c.kind)).toEqual(["unlock"]);
     const q = r.phone();
     expect(q.connect(true)).toBe(true);
     r.clock.advance(20);

@@ -122,6 +122,26 @@ describe("PageFiles", () => {
     expect(f.eraseCounts().filter((n) => n > 0).length).toBe(POOL_PAGES);
   });
 
+  test("a page whose header a cut tore goes after the pages known to be less worn: its erase count is lost", () => {
+    const area = new SimCodeArea();
+    const pages = poolPages(area);
+    let f = pool(area);
+    // every page erased once, then one of them a second time
+    for (let i = 0; i < POOL_PAGES; i++) f.create("a" + i, 16);
+    for (let i = 0; i < POOL_PAGES; i++) f.erase("a" + i);
+    f.create("b", 16);
+    f.erase("b");
+    const twice = pages.findIndex((a) => area.erases[a] === 2);
+    const torn = (twice + 1) % POOL_PAGES;
+    area.write(pages[torn] + 40, new Uint8Array(4)); // the header's CRC no longer matches: as a create cut part-way leaves it
+    f = pool(area);
+    for (let i = 0; i < POOL_PAGES - 2; i++) {
+      expect(f.create("c" + i, 16)).toBe(true);
+      expect(area.erases[pages[torn]]).toBe(1);
+    }
+    expect(pages.every((a, k) => k === torn || k === twice || area.erases[a] === 2)).toBe(true);
+  });
+
   test("a corrupt header makes its page free, never a file", () => {
     const area = new SimCodeArea();
     const f = pool(area);
