@@ -30,7 +30,12 @@ export interface CodeAreaNeeds {
   keys: number;
   /** Teeth of the comb tables (keybox-issuer tables --teeth). */
   teeth: number;
-  /** Bytes of each table file being installed; without them, 1 + keys tables of the given teeth. */
+  /**
+   * Bytes of each table file being installed (--tables); empty when none are
+   * (the default once the native verifier is installed: keys and teeth then
+   * only say what the tables would have taken); without it, 1 + keys tables
+   * of the given teeth.
+   */
   tableFiles?: number[];
   /** Bytes of each native blob being installed. */
   nativeBlobs: number[];
@@ -97,9 +102,13 @@ export function codeAreaBudget(needs: CodeAreaNeeds, board: string): Budget {
   const layout = layoutFor(needs.free);
   const problems: string[] = [];
   if (typeof layout === "string") return { lines: [], total: codeAreaBytes(), capacity: free, area, fits: false, problems: [layout] };
-  const tables = needs.tableFiles || new Array(1 + needs.keys).fill(tableBytes(needs.teeth) + 4);
+  const planned = new Array(1 + needs.keys).fill(tableBytes(needs.teeth) + 4);
+  const tables = needs.tableFiles || planned;
   const keys = tables.length - 1;
   const tableCost = sum(tables.map(blobCost));
+  const tablesWhat = tables.length
+    ? `verifier tables (${needs.teeth} teeth) for the base point and ${keys} issuer key${keys === 1 ? "" : "s"} ${tableCost}`
+    : `no verifier tables (${sum(planned.map(blobCost))} saved: the JavaScript fallback's for the base point and ${needs.keys} issuer key${needs.keys === 1 ? "" : "s"} at ${needs.teeth} teeth)`;
   const nativeCost = sum(needs.nativeBlobs.map(blobCost));
   const slotUse = needs.firmware + SLOT_HEADER_BYTES;
   const room = slotRoom(needs.firmware, layout.slotBytes);
@@ -109,9 +118,7 @@ export function codeAreaBudget(needs: CodeAreaNeeds, board: string): Budget {
     { what: `slot 0: the firmware, ${needs.firmware} bytes pretokenised + 64 header (${room}% room to grow)`, bytes: layout.slotBytes },
     { what: "slot 1: the same room for the next or previous firmware, the fallback", bytes: layout.slotBytes },
     {
-      what:
-        `blob region: verifier tables (${needs.teeth} teeth) for the base point and ${keys} issuer key${keys === 1 ? "" : "s"} ${tableCost}, ` +
-        `native code ${nativeCost}, ${layout.blobBytes - tableCost - nativeCost} spare`,
+      what: `blob region: ${tablesWhat}, native code ${nativeCost}, ${layout.blobBytes - tableCost - nativeCost} spare`,
       bytes: layout.blobBytes,
     },
   ];

@@ -7,8 +7,10 @@
  * the installer (dist/installer.js), which erases the slot that does not
  * hold the running firmware, programs the firmware in 1 KiB pieces, reads
  * its SHA-256 back from flash and only then writes the slot's header. The
- * verifier's tables and native blobs (--blob) go to the blob region the same
- * way. Then the configuration and provisioning files go to Storage, and
+ * native Ed25519 verifier the bundle was built with (dist/ed25519.bin,
+ * built here when missing) goes to the blob region the same way, with any
+ * --blob and, only when asked with --tables, the JavaScript verifier's
+ * tables: the region is written as a whole. Then the configuration and provisioning files go to Storage, and
  * the loader (dist/loader.js) as .bootcde, the only code there; load()
  * restarts into it. Both areas are budgeted first (tools/budget.ts) and the
  * upload refuses a board whose free flash is too small or that is not the
@@ -38,10 +40,11 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { Budget, codeAreaBudget, formatBudget, SETTINGS_ALLOWANCE, storageBudget } from "./budget";
-import { BLOB_DATA, BLOB_NATIVE, encodeBlob, validBlobName } from "../firmware/codearea/blobs";
+import { BLOB_DATA, BLOB_NATIVE, ED25519_BLOB_NAME, encodeBlob, validBlobName } from "../firmware/codearea/blobs";
 import { layoutFor, topFreeRange } from "../firmware/codearea/layout";
 import { Installation, InstallError, readInstallation } from "./install";
 import { PROVISION_FILE, SETTINGS_FILE } from "../firmware/config";
+import { BLOB_FILE, currentBlob } from "./native/build";
 
 export const ROOT = path.resolve(__dirname, "..");
 /** The global dist/installer.js defines on the board while the upload runs. */
@@ -281,10 +284,13 @@ export const USAGE = `usage: npm run flash -- [options]
   --out FILE            where to write the payload (default: "payload" in the config)
   --provision FILE      also install this provisioning file (keybox-issuer provision) as keybox.prov
   --settings FILE       also install this box configuration as keybox.json
-  --tables DIR          also install the verifier tables in DIR (keybox-issuer tables; needs --provision)
-  --blob NAME=FILE      also install FILE as native code named NAME in the code area's blob region (repeatable)
+  --tables DIR          also install the JavaScript verifier's tables in DIR (keybox-issuer tables; needs --provision):
+                        only for a firmware built without the native verifier, which it otherwise uses
+  --blob NAME=FILE      also install FILE as native code named NAME in the code area's blob region (repeatable);
+                        the native verifier (ed25519=dist/ed25519.bin) goes by default
   --keys N              issuer keys the box will trust (default: "storage" in the config, 1)
-  --teeth T             teeth of their verifier tables, 5..8 (default: "storage" in the config, 8)
+  --teeth T             teeth of their verifier tables, 5..8 (default: "storage" in the config, 8); without
+                        --tables these only say what the tables would take
   --force               upload even if the connected board reports another board name
   --verbose             show EspruinoTools' log and the board's output
 `;
@@ -640,6 +646,8 @@ export interface Manifest {
   blobs: { name: string; kind: "native" | "data"; bytes: number; from: string; sha256: string }[];
   blobImageBytes: number;
   blobImageSha256: string | null;
+  /** SHA-256 of the native Ed25519 verifier the bundle calls and the upload installs; null: it verifies in JavaScript. */
+  nativeVerifier: string | null;
   /** Files written to Storage before the loader: provisioning, configuration. */
   installed: { name: string; bytes: number; from: string; sha256: string }[];
   /** The code area as the box will use it: two slots, the blob region. */
@@ -716,7 +724,7 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
     if (e instanceof InstallError) throw new FlashError(e.message);
     throw e;
   }
-  const blobs = blobsFor(s, inst);
+  const blobs = blobsFor(s, inst, code);
   const free = boardFree(board, s.boardFile);
   const areaBudget = codeAreaFor(s, stored.length, free, inst, blobs);
   const budget = budgetFor(s, loaderStored.length, capacity, inst);
@@ -762,6 +770,7 @@ export async function preparePayload(s: Settings): Promise<Prepared> {
     blobs: blobs.map((b) => ({ name: b.name, kind: b.kind, bytes: b.data.length, from: rel(b.from), sha256: sha(Buffer.from(b.data)) })),
     blobImageBytes: image ? image.length : 0,
     blobImageSha256: image ? sha(image) : null,
+    nativeVerifier: bundleNativeSha256(code) || null,
     installed: files.map((f) => ({
       name: f.name,
       bytes: f.data.length,
@@ -803,14 +812,43 @@ interface BlobFile {
   from: string;
 }
 
-/** The blob region's contents: the verifier's tables being installed, then the native blobs of --blob. */
-function blobsFor(s: Settings, inst: Installation): BlobFile[] {
+/** The SHA-256 of the native verifier a bundle was built to call (its KEYBOX_BUILD prelude), or undefined when it calls none. */
+export function bundleNativeSha256(code: string): string | undefined {
+  const m = /^var KEYBOX_BUILD=.*?ed25519:\{sha256:"([0-9a-f]{64})"/.exec(code);
+  return m ? m[1] : undefined;
+}
+
+/**
+ * The native verifier that goes with the bundle, unless --blob names one:
+ * dist/ed25519.bin, built now when missing or older than its sources (as
+ * npm run build does), and only when its SHA-256 is the one the bundle was
+ * built with (the firmware calls nothing else). A bundle built without the
+ * verifier (no Arm compiler) gets none, and verifies in JavaScript.
+ */
+export function defaultBlobs(s: Settings, code: string): { name: string; file: string }[] {
+  if (s.blobs.some((b) => b.name === ED25519_BLOB_NAME)) return s.blobs;
+  const want = bundleNativeSha256(code);
+  if (!want) return s.blobs;
+  const built = currentBlob();
+  if (!built)
+    throw new FlashError(`${rel(s.bundle)} was built to call the native verifier, and ${rel(BLOB_FILE)} cannot be built here (no arm-none-eabi-gcc): install gcc-arm-none-eabi, or give the blob with --blob ${ED25519_BLOB_NAME}=FILE`);
+  if (built.sha256 !== want)
+    throw new FlashError(`${rel(BLOB_FILE)} (SHA-256 ${built.sha256}) is not the native verifier ${rel(s.bundle)} was built with (${want}): run npm run build`);
+  return s.blobs.concat([{ name: ED25519_BLOB_NAME, file: BLOB_FILE }]);
+}
+
+/** The blob region's contents: the verifier's tables being installed (--tables), then the native blobs. */
+function blobsFor(s: Settings, inst: Installation, code: string): BlobFile[] {
   const out: BlobFile[] = inst.files.filter((f) => isTable(f.name)).map((f) => ({ name: f.name, kind: "data" as const, data: new Uint8Array(Buffer.from(f.data, "latin1")), from: f.from }));
-  for (const b of s.blobs) {
+  const want = bundleNativeSha256(code);
+  for (const b of defaultBlobs(s, code)) {
     if (!fs.existsSync(b.file)) throw new FlashError(`blob ${b.name}: ${rel(b.file)} not found`);
     if (out.some((o) => o.name === b.name)) throw new FlashError(`blob ${b.name}: the name is already taken by a verifier table`);
     const data = new Uint8Array(fs.readFileSync(b.file));
     if (!data.length) throw new FlashError(`blob ${b.name}: ${rel(b.file)} is empty`);
+    const sha = crypto.createHash("sha256").update(data).digest("hex");
+    if (b.name === ED25519_BLOB_NAME && want && sha !== want)
+      throw new FlashError(`blob ${b.name}: ${rel(b.file)} (SHA-256 ${sha}) is not the native verifier ${rel(s.bundle)} was built with (${want}); the firmware would never call it`);
     out.push({ name: b.name, kind: "native", data, from: b.file });
   }
   return out;
@@ -849,7 +887,8 @@ export function codeAreaFor(s: Settings, storedBytes: number, free: { start: num
       firmware: storedBytes,
       keys: inst.keys === undefined ? s.storage.issuerKeys : inst.keys,
       teeth: inst.teeth === undefined ? s.storage.tableTeeth : inst.teeth,
-      tableFiles: inst.tableBytes,
+      // The native verifier decides grants: tables only when --tables installs them (the fallback's, for a board without it).
+      tableFiles: inst.tableBytes || [],
       nativeBlobs: blobs.filter((b) => b.kind === "native").map((b) => b.data.length),
       free,
     },
@@ -894,10 +933,11 @@ export async function budgetReport(s: Settings): Promise<{ codeArea: Budget; sto
   if (!version) throw new FlashError(`board file ${rel(s.boardFile)}: unreadable firmware version ${board.info.binary_version}`);
   if (!fs.existsSync(s.loaderFile)) throw new FlashError(`${rel(s.loaderFile)} not found: run npm run build first`);
   const { E } = await toolsFor(s, board, version);
-  const stored = storedForm(E, fs.readFileSync(s.bundle, "utf8"));
+  const code = fs.readFileSync(s.bundle, "utf8");
+  const stored = storedForm(E, code);
   const loader = storedForm(E, fs.readFileSync(s.loaderFile, "utf8"));
   const free = boardFree(board, s.boardFile);
-  const codeArea = codeAreaFor(s, stored.length, free);
+  const codeArea = codeAreaFor(s, stored.length, free, undefined, blobsFor(s, { files: [] }, code));
   const storage = budgetFor(s, loader.length, board.chip.saved_code.page_size * board.chip.saved_code.pages);
   const no = (b: Budget) => (b.fits ? "" : " (npm run flash refuses this)");
   const text = `Code area on the ${s.board}, from the top of the free flash down${no(codeArea)}:\n${formatBudget(codeArea)}\nStorage on the ${s.board}, what the owner installs${no(storage)}:\n${formatBudget(storage)}`;
@@ -1130,6 +1170,8 @@ export async function main(argv: string[]): Promise<number> {
       `flash: bundle ${m.bundle} ${m.bundleBytes} bytes, ${m.storedBytes} in its slot${m.pretokenised ? " (pretokenised)" : ""}; loader ${m.loaderBytes} bytes in Storage; manifest ${rel(s.manifestFile)}\n`,
     );
     if (m.blobs.length) process.stdout.write(`flash: blob region: ${m.blobs.map((b) => `${b.name} (${b.kind}, ${b.from}, ${b.bytes} bytes)`).join(", ")}\n`);
+    if (!m.nativeVerifier)
+      process.stdout.write(`flash: ${m.bundle} was built without the native verifier: the box verifies grants in JavaScript, seconds with --tables, minutes without\n`);
     if (m.installed.length)
       process.stdout.write(`flash: installs ${m.installed.map((f) => `${f.name} (${f.from}, ${f.bytes} bytes)`).join(", ")} in Storage before the loader\n`);
     process.stdout.write(`flash: the code area as the box will use it:\n${formatBudget(m.codeAreaBudget)}\n`);

@@ -25,6 +25,8 @@ export const BLOB_HEADER_BYTES = 64;
 export const BLOB_NATIVE = 1;
 export const BLOB_DATA = 2;
 export const BLOB_NAME_MAX = 20;
+/** The native Ed25519 verifier's name in the blob region (hal/espruino/native/ed25519.ts calls it), as the flasher installs it. */
+export const ED25519_BLOB_NAME = "ed25519";
 const BLOB_MAGIC = [0x4b, 0x42, 0x42, 0x4c]; // "KBBL"
 
 export interface BlobEntry {

@@ -11,13 +11,13 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { checkPinMap, FlashError, loadFlashConfig, parseArgs, resolveSettings } from "../../tools/flash";
+import { bundleNativeSha256, checkPinMap, FlashError, loadFlashConfig, parseArgs, resolveSettings } from "../../tools/flash";
 import { createSandbox, FAKE_WORLD, Sandbox, sandboxCodeArea } from "../../tools/sandbox";
 import { runScript, writeStorage } from "../../tools/espruino-run";
 import { blobCost, codeAreaBudget, formatBudget } from "../../tools/budget";
 import { BLOB_PAGES, CodeAreaLayout, codeAreaBytes, layoutFor, SLOT_PAGES } from "../../firmware/codearea/layout";
 import { pickSlot } from "../../firmware/codearea/boot";
-import { BlobEntry, listBlobs } from "../../firmware/codearea/blobs";
+import { BLOB_NATIVE, BlobEntry, findBlob, listBlobs } from "../../firmware/codearea/blobs";
 import { prepareBase, prepareKey } from "../../firmware/crypto/ed25519";
 import { tableFile } from "../../firmware/keytables";
 import { crc32 } from "../../firmware/store/crc32";
@@ -207,19 +207,53 @@ describe("npm run flash -- --dry-run", () => {
     const r = flash("--dry-run", "--out", out);
     const d = checkDryRun(bundle, r, out);
     expect(d.logs.filter((l) => /stopped at boot|Uncaught/.test(l))).toEqual([]);
+    // By default the native verifier the bundle was built with goes to the blob region, and no verifier tables.
+    const native = bundleNativeSha256(latin1(bundle));
+    const blob = native ? fs.readFileSync(path.join(ROOT, "dist", "ed25519.bin")) : undefined;
     // The code area holds two copies of today's firmware with at least 20% room to grow.
-    const budget = codeAreaBudget({ firmware: stored, keys: plan.issuerKeys || 1, teeth: plan.tableTeeth || 8, nativeBlobs: [], free: { start: 0x81000, end: 0xe2000 } }, "RAK5010");
+    const budget = codeAreaBudget(
+      { firmware: stored, keys: plan.issuerKeys || 1, teeth: plan.tableTeeth || 8, tableFiles: [], nativeBlobs: blob ? [blob.length] : [], free: { start: 0x81000, end: 0xe2000 } },
+      "RAK5010",
+    );
     expect(budget.fits).toBe(true);
     expect(SLOT_PAGES * 4096 - 64).toBeGreaterThanOrEqual(1.2 * stored);
     expect(r.stdout).toContain(formatBudget(budget));
+    expect(r.stdout).toMatch(/blob region: no verifier tables \(\d+ saved/);
+    if (!native) return void process.stdout.write("dist/keybox.js was built without the native verifier (no arm-none-eabi-gcc): no blob to check\n");
+    expect(d.blobs.map((b) => [b.name, b.kind])).toEqual([["ed25519", BLOB_NATIVE]]);
+    const area = sandboxCodeArea(d.sb);
+    // Found on the board as the firmware finds it: by name, its header's SHA-256 checked, and the bytes are the build's.
+    const found = findBlob({ area, name: "ed25519", sha256 });
+    if (typeof found === "string") throw new Error("the installed blob is not found: " + found);
+    expect(Buffer.from(found.bytes).equals(blob!)).toBe(true);
+    expect(crypto.createHash("sha256").update(blob!).digest("hex")).toBe(native);
+    const manifest = JSON.parse(fs.readFileSync(out.replace(/\.js$/, ".json"), "utf8"));
+    expect(manifest.blobs).toEqual([{ name: "ed25519", kind: "native", bytes: blob!.length, from: path.join("dist", "ed25519.bin"), sha256: native }]);
+    expect(d.logs).toContain(`keybox install: blob region holds ${manifest.blobImageBytes} bytes, SHA-256 ${manifest.blobImageSha256} read back`);
+  });
+
+  test("a native verifier that is not the one the bundle was built with is refused before anything is written", () => {
+    const bundle = path.join(ROOT, "dist", "keybox.js");
+    if (!bundleNativeSha256(latin1(bundle))) return;
+    const other = path.join(tmp, "other.bin");
+    const bytes = fs.readFileSync(path.join(ROOT, "dist", "ed25519.bin"));
+    bytes[100] ^= 1;
+    fs.writeFileSync(other, bytes);
+    const out = path.join(tmp, "other-blob.js");
+    const r = flash("--dry-run", "--blob", "ed25519=" + other, "--out", out);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/blob ed25519: .*other\.bin \(SHA-256 [0-9a-f]{64}\) is not the native verifier dist\/keybox\.js was built with/);
+    expect(fs.existsSync(out)).toBe(false);
   });
 
   test("firmware and data larger than the board are refused before anything is written, with the numbers", () => {
-    const big = path.join(tmp, "budget-8.js");
-    const r8 = flash("--dry-run", "--bundle", FIXTURE, "--teeth", "8", "--keys", "4", "--out", big);
-    expect(r8.status).toBe(2);
-    expect(r8.stderr).toMatch(/verifier tables \(8 teeth\) for the base point and 4 issuer keys/);
-    expect(r8.stderr).toContain(`the blobs (${5 * blobCost(24516 + 4)} bytes) are larger than the blob region (${BLOB_PAGES * 4096})`);
+    const big = path.join(tmp, "budget-big.js");
+    const region = (layoutFor({ start: 0x81000, end: 0xe2000 }) as CodeAreaLayout).blobBytes;
+    const huge = path.join(tmp, "huge.bin");
+    fs.writeFileSync(huge, Buffer.alloc(region, 0x5a));
+    const rb = flash("--dry-run", "--bundle", FIXTURE, "--blob", "huge=" + huge, "--out", big);
+    expect(rb.status).toBe(2);
+    expect(rb.stderr).toContain(`the blobs (${blobCost(region)} bytes) are larger than the blob region (${region})`);
     expect(fs.existsSync(big)).toBe(false);
     const small = path.join(tmp, "budget-6.js");
     const r6 = flash("--dry-run", "--bundle", FIXTURE, "--teeth", "6", "--keys", "1", "--out", small);
@@ -230,11 +264,12 @@ describe("npm run flash -- --dry-run", () => {
     expect(m.storageBudget.total).toBe(m.storageBudget.lines.reduce((a: number, l: { bytes: number }) => a + l.bytes, 0));
     expect(m.storageBudget.lines[0].bytes).toBe(32 + Math.ceil(m.loaderBytes / 4) * 4);
     // A firmware larger than a slot.
-    const huge = path.join(tmp, "huge.js");
-    fs.writeFileSync(huge, "var s='" + "abcdefgh".repeat((SLOT_PAGES * 4096) / 8 + 100) + "';\n");
-    const rh = flash("--dry-run", "--bundle", huge, "--out", path.join(tmp, "huge-out.js"));
+    const hugeBundle = path.join(tmp, "huge.js");
+    fs.writeFileSync(hugeBundle, "var s='" + "abcdefgh".repeat((SLOT_PAGES * 4096) / 8 + 100) + "';\n");
+    const rh = flash("--dry-run", "--bundle", hugeBundle, "--out", path.join(tmp, "huge-out.js"));
     expect(rh.status).toBe(2);
-    expect(rh.stderr).toMatch(new RegExp(`the firmware \\(\\d+ bytes and its 64-byte header\\) is larger than a slot \\(${SLOT_PAGES * 4096}\\)`));
+    expect(rh.stderr).toMatch(/the firmware \(\d+ bytes and its 64-byte header\) is larger than a slot \(\d+\)/);
+    expect(rh.stderr).toContain(`is larger than a slot (${SLOT_PAGES * 4096})`);
   });
 
   test("a board description whose free flash is too small for the code area is refused with the numbers", () => {

@@ -14,8 +14,7 @@
  * address is asked for at every call, so the buffer may move. 1 means valid.
  */
 
-/** The blob's name in the code area's blob region (firmware/codearea/blobs.ts), as the flasher installs it. */
-export const ED25519_BLOB_NAME = "ed25519";
+export { ED25519_BLOB_NAME } from "../../../firmware/codearea/blobs";
 
 /** The installed blob: the address of its first byte and its bytes mapped in place. */
 export interface NativeBlob {
