@@ -1,4 +1,4 @@
-import { Battery, Handle } from "../hal";
+import { Battery, Clock, Handle } from "../hal";
 import { EventBus } from "./events";
 import { AccessControl, Admission } from "./grants/access";
 import { PERM_ADMIN } from "./grants/codec";
@@ -21,7 +21,16 @@ export interface GatekeeperOptions {
   deliveryMv?: number;
   /** Whether grant bytes were verified before (preverify.ts knows): no signature verification is needed for them. */
   known?: (grant: Uint8Array) => boolean;
+  /**
+   * With a clock, "granted" is answered, and the decision's events go to
+   * their listeners, on the tick after the motor started; without one, as
+   * the motor is about to start.
+   */
+  clock?: Clock;
 }
+
+/** Longest the events wait for the motor to start (it starts on the next tick unless the latch is cooling down). */
+const HOLD_MAX_MS = 20;
 
 /** What screen() says a request will cost (the radio's names, firmware/ble/service.ts). */
 export const COST_KNOWN = "known";
@@ -36,6 +45,13 @@ export const COST_VERIFY = "verify";
  * the motor started (the battery sagged, the marker could not be written),
  * answers with its real reason and spends nothing; a cycle that started but
  * never opened the box (a jam, a relock after an abort) gives the use back.
+ *
+ * Time to the motor: from admit() until the motor starts (or the request
+ * ends), the event bus holds every event (firmware/events.ts): storing one
+ * for the owner costs the board tens of milliseconds, a driver waits for
+ * the motor, and the use is already durable before it starts. The events
+ * go out, in order, on the tick after, with the phone's answer (or after
+ * HOLD_MAX_MS when the motor first waits out its cool-down).
  *
  * Battery: below deliveryMv deliveries are refused (low_battery) while the
  * owner's admin grant still opens down to reserveMv: the owner is never
@@ -59,15 +75,25 @@ export class Gatekeeper {
       o.events.emit("access", before, { ch: channel, act: kind, ok: false, pre: true });
       return cb(before);
     }
+    const release = o.events.hold();
+    // A motor that must first cool down (a request right after a cycle) does not hold the alarm policy and the owner's events back for that long.
+    if (o.clock) o.clock.after(HOLD_MAX_MS, release);
+    const done = function (reason: string) {
+      try {
+        cb(reason);
+      } finally {
+        release();
+      }
+    };
     const a = o.access.admit(grant, { action: kind, channel: channel, holder: holder });
-    if ("reason" in a) return cb(a.reason);
+    if ("reason" in a) return done(a.reason);
     const mv = o.battery.millivolts();
     if (kind === "unlock" && (a.perms & PERM_ADMIN) === 0 && mv < this.deliveryMv) {
       o.access.finish(a, "low_battery");
       o.events.emit("power", "reserve_kept", { mv: mv, deliveryMv: this.deliveryMv, reserveMv: this.reserveMv });
-      return cb("low_battery");
+      return done("low_battery");
     }
-    this.act(kind, a, cb);
+    this.act(kind, a, done);
   }
 
   /**
@@ -117,7 +143,12 @@ export class Gatekeeper {
         return err;
       }
       started = true;
-      answer(GRANTED);
+      // The latch starts the motor as this returns: the answer (and the events held since admit) follow it.
+      if (o.clock)
+        o.clock.after(0, function () {
+          answer(GRANTED);
+        });
+      else answer(GRANTED);
       return undefined;
     };
     const src = a.channel + ":" + a.grantId;

@@ -172,6 +172,7 @@ export function start(hal: Hal, builtIn: Config): Keybox {
     if (now.known) cache.prune(Math.floor(now.now));
   });
   const gate = new Gatekeeper({
+    clock: hal.clock,
     access: access,
     latch: latch,
     battery: hal.battery,

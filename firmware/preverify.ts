@@ -59,7 +59,12 @@ export class PreVerifier {
     const kid = this.keyIdOf(pk);
     if (kid !== undefined && this.o.cache.has(joined(pk, joined(msg, sig)), kid)) return true;
     const ok = this.o.verify(sig, msg, pk);
-    if (ok && kid !== undefined) this.learn(sig, msg, pk, kid);
+    const self = this;
+    // Remembering costs a journal write: not before the motor starts (events.later waits for the gatekeeper's hold).
+    if (ok && kid !== undefined)
+      this.o.events.later(function () {
+        self.learn(sig, msg, pk, kid);
+      });
     return ok;
   }
 

@@ -250,6 +250,14 @@ export class BleService {
    * granted how the latch is moving.
    */
   progress(latch: string): void {
+    const self = this;
+    // While a grant is on its way to the motor, the radio's updates wait with the events (firmware/events.ts).
+    this.o.events.later(function () {
+      self.showProgress(latch);
+    });
+  }
+
+  private showProgress(latch: string): void {
     if (this.closed) return;
     const coarse = coarseOf(latch);
     if (coarse !== this.coarse) {

@@ -190,7 +190,11 @@ export class VerifiedCache {
   has(grant: Uint8Array, keyId: number): boolean {
     if (this.closed || !isBytes(grant) || !isU32(keyId)) return false;
     const d = this.digest(keyId, grant);
-    for (let i = 0; i < this.list.length; i++) if (this.list[i].k === keyId && same(this.list[i].d, d)) return true;
+    // The first byte rules out almost every other entry before the whole digest is compared (a grant waits on this).
+    for (let i = 0; i < this.list.length; i++) {
+      const e = this.list[i];
+      if (e.k === keyId && e.d[0] === d[0] && same(e.d, d)) return true;
+    }
     return false;
   }
 
