@@ -85,6 +85,8 @@ export class AccessControl {
       maxSegments: o.maxSegments,
       keyCheck: o.keyCheck,
     });
+    // what the journal replayed but the time has passed stays out of RAM from the start (see prune)
+    this.store.forgetExpired(this.trustedNow());
   }
 
   /** Decides, spends the use and reports "granted" at once: for callers that act on the answer immediately. */
@@ -284,11 +286,15 @@ export class AccessControl {
    * has expired and the journal is more than half full. A rewrite costs a
    * page erase however little it drops, so it waits until it frees room
    * worth having; a full journal compacts by itself on its next write.
+   * Until then what expired is forgotten in RAM (GrantStore.forgetExpired).
    */
   prune(): boolean {
     if (this.closed) return false;
     const s = this.store;
-    return s.bytesFree() < s.capacityBytes() / 2 && s.hasExpired(this.trustedNow()) ? this.maintain() : true;
+    const now = this.trustedNow();
+    if (s.bytesFree() < s.capacityBytes() / 2 && s.hasExpired(now)) return this.maintain();
+    s.forgetExpired(now);
+    return true;
   }
 
   close(): void {

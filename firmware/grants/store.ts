@@ -303,6 +303,37 @@ export class GrantStore implements GrantState {
     return true;
   }
 
+  /**
+   * Forgets, in RAM only, what compact(now) would: revocations and use
+   * counts more than PRUNE_MARGIN_S past their time (the watermark too).
+   * They decide nothing any more, and RAM is the box's tightest budget;
+   * their records stay on flash until the journal is rewritten, and replay
+   * brings them back after a reboot only until the next pruning. The
+   * pending use is kept whatever its time. Returns how many went.
+   */
+  forgetExpired(now?: number): number {
+    if (typeof now !== "number" || !(now > 0)) return 0;
+    var cut = now - PRUNE_MARGIN_S;
+    var n = 0;
+    var id = "";
+    for (id in this.revG) {
+      if (this.revG.hasOwnProperty(id) && this.revG[id] < cut) {
+        delete this.revG[id];
+        this.nRevG--;
+        n++;
+      }
+    }
+    for (id in this.uses) {
+      if (this.uses.hasOwnProperty(id) && this.uses[id].exp < cut && !(this.pend && this.pend.gid === id)) {
+        delete this.uses[id];
+        this.nUses--;
+        n++;
+      }
+    }
+    if (this.wm > 0 && this.wm < cut) this.wm = 0;
+    return n;
+  }
+
   /** True when compact(now) would forget something: an entry more than PRUNE_MARGIN_S past its time. */
   hasExpired(now?: number): boolean {
     return this.stale(this.revG, now) || this.stale(this.uses, now);

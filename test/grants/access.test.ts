@@ -205,3 +205,28 @@ describe("the pending use (GrantStore DONE)", () => {
     expect(open(flash).pendingUse()).toBeUndefined();
   });
 });
+
+describe("pruning between rewrites", () => {
+  test("expired use counts and revocations leave RAM at once, without a write; the journal keeps them until it is rewritten", () => {
+    const flash = new SimFlash();
+    const s = new GrantStore({ flash, crc32, segmentBytes: 4032, maxSegments: 2 });
+    for (let i = 0; i < 10; i++) expect(s.recordUse((0x100 + i).toString(16).padStart(16, "0"), 1, T0 + i * 86400)).toBeUndefined();
+    expect(s.revokeGrant("00000000000000ff", T0)).toBeUndefined();
+    const written = flash.programmed;
+    // a week on: counts and revocations more than two days past their time go
+    const now = T0 + 7 * 86400;
+    expect(s.forgetExpired(now)).toBe(1 + 5);
+    expect(flash.programmed).toBe(written);
+    expect(s.usesOf("0000000000000100")).toBe(0);
+    expect(s.usesOf("0000000000000109")).toBe(1);
+    expect(s.hasExpired(now)).toBe(false);
+    // a reboot replays them, until the next pruning
+    const again = new GrantStore({ flash, crc32, segmentBytes: 4032, maxSegments: 2 });
+    expect(again.usesOf("0000000000000100")).toBe(1);
+    expect(again.forgetExpired(now)).toBe(6);
+    // the pending use stays, whatever its time
+    expect(again.recordUse("00000000000000aa", 1, T0)).toBeUndefined();
+    expect(again.forgetExpired(now)).toBe(0);
+    expect(again.pendingUse()).toEqual({ grantId: "00000000000000aa", n: 1 });
+  });
+});
