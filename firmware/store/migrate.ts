@@ -31,9 +31,16 @@ export function moveJournals(options: { from: Flash; to: Flash; crc32: Crc32; jo
   var moved = 0;
   var lost: string[] = [];
   var i = 0;
+  // Storage is listed once, not once a journal: this runs at every boot, and almost always finds nothing
+  var stored = o.from.list("");
+  var named = function (prefix: string): string[] {
+    return stored.filter(function (n) {
+      return n.indexOf(prefix + "~") === 0;
+    });
+  };
   for (var k = 0; k < o.journals.length; k++) {
     var g = o.journals[k];
-    var names = o.from.list(g.prefix + "~");
+    var names = named(g.prefix);
     if (names.length === 0) continue;
     if (!done) {
       var partial = o.to.list(g.prefix + "~");
@@ -42,8 +49,9 @@ export function moveJournals(options: { from: Flash; to: Flash; crc32: Crc32; jo
       var dest = new Journal({ flash: o.to, crc32: o.crc32, prefix: g.prefix, segmentBytes: g.segmentBytes, maxSegments: g.maxSegments });
       if (recs.length > 0 && !dest.rewrite(recs)) lost.push(g.prefix);
       else moved++;
+      // opening the journal erased its unfinished generations
+      names = o.from.list(g.prefix + "~");
     }
-    names = o.from.list(g.prefix + "~");
     for (i = 0; i < names.length; i++) old.push(names[i]);
   }
   if (old.length === 0) return { ok: true, moved: 0, lost: lost };

@@ -11,9 +11,11 @@ import { topFreeRange } from "../../firmware/codearea/layout";
 export class EspruinoCodeArea implements CodeArea {
   readonly pageBytes = 4096;
   private readonly f: any = require("Flash");
+  /** What the interpreter leaves free does not change while it runs: asked once, not at every journal write. */
+  private readonly range: { start: number; end: number } | undefined = topFreeRange(this.f.getFree());
 
   freeRange(): { start: number; end: number } | undefined {
-    return topFreeRange(this.f.getFree());
+    return this.range;
   }
 
   erasePage(addr: number): boolean {
@@ -45,7 +47,7 @@ export class EspruinoCodeArea implements CodeArea {
   }
 
   private inside(addr: number, length: number): boolean {
-    const r = this.freeRange();
+    const r = this.range;
     return r !== undefined && addr >= r.start && addr + length <= r.end;
   }
 }

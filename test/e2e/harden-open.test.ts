@@ -5,6 +5,7 @@
  * threshold the owner's admin grant still opens, down to the reserve.
  */
 import { SimBox } from "../../sim/box";
+import { bootedBox } from "./installed";
 import { Phone } from "../ble/helpers";
 import { MSG_LOCK, MSG_UNLOCK } from "../../firmware/ble/protocol";
 import { PERM_ADMIN, PERM_LOCK, PERM_UNLOCK } from "../../firmware/grants/codec";
@@ -14,15 +15,7 @@ const BOX = "KB-HRD001";
 const owner = testKey(7);
 
 function newBox(): SimBox {
-  const provisioning = JSON.stringify({
-    format: "keybox-provision/1",
-    boxId: BOX,
-    keys: [{ id: owner.id, publicKey: Buffer.from(owner.publicKey).toString("hex") }],
-  });
-  const box = new SimBox({ config: { boxId: BOX }, provisioning, now: T0 + 3600 });
-  box.boot();
-  box.run(30_000);
-  return box;
+  return bootedBox(BOX, owner);
 }
 
 function grant(id: string, perms = PERM_UNLOCK | PERM_LOCK, uses = 1) {

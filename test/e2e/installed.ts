@@ -37,6 +37,15 @@ export interface InstalledBox {
   setup: string;
 }
 
+/** A simulated box provisioned with one owner key, booted, and given half a minute to learn the time. */
+export function bootedBox(boxId: string, owner: TestKey): SimBox {
+  const provisioning = JSON.stringify({ format: "keybox-provision/1", boxId, keys: [{ id: owner.id, publicKey: Buffer.from(owner.publicKey).toString("hex") }] });
+  const box = new SimBox({ config: { boxId }, provisioning, now: T0 + 3600 });
+  box.boot();
+  box.run(30_000);
+  return box;
+}
+
 /** An installed, time-synchronised box; with tables, 6-tooth ones in Storage as the flasher's --tables reads them (the blob region holds two). */
 export function installedBox(box: string, owner: TestKey, tables: boolean): InstalledBox {
   const provisioning = JSON.stringify({ format: "keybox-provision/1", boxId: box, keys: [{ id: owner.id, publicKey: Buffer.from(owner.publicKey).toString("hex") }] });

@@ -9,6 +9,7 @@
  * interval, the most a BLE link carries).
  */
 import { SimBox } from "../../sim/box";
+import { bootedBox } from "./installed";
 import { Phone } from "../ble/helpers";
 import { encodeFrames } from "../../firmware/ble/framing";
 import { MSG_LOCK, MSG_UNLOCK, requestMessage } from "../../firmware/ble/protocol";
@@ -21,18 +22,7 @@ const owner = testKey(7);
 const stranger = testKey(9);
 
 function newBox(): SimBox {
-  const provisioning = JSON.stringify({
-    format: "keybox-provision/1",
-    boxId: BOX,
-    keys: [{ id: owner.id, publicKey: Buffer.from(owner.publicKey).toString("hex") }],
-  });
-  // Storage as large as the board's whole free flash: until erased Storage is reclaimed (issue 11,
-  // point 1), a minute of bucketed junk reports rewrites the outbox into 40 KiB of erased files; what
-  // this file measures is the radio and the decision, not that.
-  const box = new SimBox({ config: { boxId: BOX }, provisioning, now: T0 + 3600, flashCapacity: 1024 * 1024 });
-  box.boot();
-  box.run(30_000);
-  return box;
+  return bootedBox(BOX, owner);
 }
 
 function rng(seed: number) {
