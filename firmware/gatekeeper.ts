@@ -67,10 +67,14 @@ export class Gatekeeper {
     this.deliveryMv = o.deliveryMv === undefined ? this.reserveMv : o.deliveryMv;
   }
 
-  /** Decides and acts; cb(GRANTED or the specific reason) exactly once, when the latch has started or cannot. */
-  request(kind: "unlock" | "lock", grant: Uint8Array, channel: string, holder: HolderProof | undefined, cb: (reason: string) => void): void {
+  /**
+   * Decides and acts; cb(GRANTED or the specific reason) exactly once, when
+   * the latch has started or cannot. screened: screen() passed these bytes
+   * in this same call (the radio's way), so its checks are not made twice.
+   */
+  request(kind: "unlock" | "lock", grant: Uint8Array, channel: string, holder: HolderProof | undefined, cb: (reason: string) => void, screened?: boolean): void {
     const o = this.o;
-    const before = this.precheck(kind);
+    const before = screened === true ? undefined : this.precheck(kind);
     if (before) {
       o.events.emit("access", before, { ch: channel, act: kind, ok: false, pre: true });
       return cb(before);
@@ -85,7 +89,7 @@ export class Gatekeeper {
         release();
       }
     };
-    const a = o.access.admit(grant, { action: kind, channel: channel, holder: holder });
+    const a = o.access.admit(grant, { action: kind, channel: channel, holder: holder, screened: screened === true });
     if ("reason" in a) return done(a.reason);
     const mv = o.battery.millivolts();
     if (kind === "unlock" && (a.perms & PERM_ADMIN) === 0 && mv < this.deliveryMv) {

@@ -198,8 +198,8 @@ export function start(hal: Hal, builtIn: Config): Keybox {
       neutralReasons: ["low_battery", "busy", "already_open", "already_locked", "fault", "lid_open", "clock_unknown", "booting"],
     },
     handler: {
-      request: function (kind, grant, cb, holder) {
-        gate.request(kind, grant, "ble", holder, cb);
+      request: function (kind, grant, cb, holder, screened) {
+        gate.request(kind, grant, "ble", holder, cb, screened);
       },
       screen: function (kind, grant) {
         return gate.screen(kind, grant);

@@ -3,6 +3,7 @@ import { VerifiedCache } from "./crypto/verified-cache";
 import { EventBus } from "./events";
 import { decodeGrant } from "./grants/codec";
 import { sameBytes } from "./crypto/keycheck";
+import { bytesKey } from "./store/bytes";
 
 /** Length of the grant signature's domain prefix ("keybox grant v1" and a 0 byte, grants/codec.ts). */
 const GRANT_DOMAIN_BYTES = 16;
@@ -20,6 +21,14 @@ type Verify = (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => boolean;
 export class PreVerifier {
   private trusted: Array<{ id: number; pk: Uint8Array | undefined }>;
   private readonly sub: Handle;
+  /**
+   * The signature (its bytesKey) of the grant that knows() last found not
+   * verified before: the decision asks verify() about the same grant right
+   * after, and the cache's answer cannot have changed in between. A match
+   * only ever leads to a verification, never past one, so it needs no more
+   * than the signature.
+   */
+  private missed = "";
 
   constructor(
     private readonly o: {
@@ -57,7 +66,9 @@ export class PreVerifier {
    */
   verify(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): boolean {
     const kid = this.keyIdOf(pk);
-    if (kid !== undefined && this.o.cache.has(joined(pk, joined(msg, sig)), kid)) return true;
+    const missed = this.missed !== "" && bytesKey(sig) === this.missed;
+    this.missed = "";
+    if (kid !== undefined && !missed && this.o.cache.has(joined(pk, msg, sig), kid)) return true;
     const ok = this.o.verify(sig, msg, pk);
     const self = this;
     // Remembering costs a journal write: not before the motor starts (events.later waits for the gatekeeper's hold).
@@ -72,8 +83,12 @@ export class PreVerifier {
   knows(bytes: Uint8Array): boolean {
     const d = decodeGrant(bytes);
     if (!d.ok) return false;
-    const pk = this.o.issuerKey(d.grant.keyId);
-    return !!pk && this.o.cache.has(joined(pk, joined(d.grant.signed, d.grant.signature)), d.grant.keyId);
+    const g = d.grant;
+    const pk = this.o.issuerKey(g.keyId);
+    if (!pk) return false;
+    if (this.o.cache.has(joined(pk, g.signed, g.signature), g.keyId)) return true;
+    this.missed = bytesKey(g.signature);
+    return false;
   }
 
   /** Remembers a grant whose signature just verified (not a holder proof: those are per challenge). */
@@ -81,7 +96,7 @@ export class PreVerifier {
     if (msg.length <= GRANT_DOMAIN_BYTES) return;
     const d = decodeGrant(joined(msg.subarray(GRANT_DOMAIN_BYTES), sig));
     if (!d.ok || d.grant.keyId !== kid || !sameBytes(d.grant.signed, msg)) return;
-    this.o.cache.remember(joined(pk, joined(msg, sig)), d.grant.grantId, kid, d.grant.notAfter);
+    this.o.cache.remember(joined(pk, msg, sig), d.grant.grantId, kid, d.grant.notAfter);
   }
 
   /** Verifies a pushed grant now and remembers it; returns undefined, or why it was not remembered. */
@@ -94,7 +109,7 @@ export class PreVerifier {
     if (!pk) return "unknown_key";
     if (!this.o.verify(g.signature, g.signed, pk)) return "bad_signature";
     this.o.cache.prune(Math.floor(this.o.clock.wall()));
-    return this.o.cache.remember(joined(pk, joined(g.signed, g.signature)), g.grantId, g.keyId, g.notAfter) ? undefined : "cache_store";
+    return this.o.cache.remember(joined(pk, g.signed, g.signature), g.grantId, g.keyId, g.notAfter) ? undefined : "cache_store";
   }
 
   close(): void {
@@ -119,9 +134,10 @@ export class PreVerifier {
   }
 }
 
-function joined(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
+function joined(a: Uint8Array, b: Uint8Array, c?: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length + (c ? c.length : 0));
   out.set(a, 0);
   out.set(b, a.length);
+  if (c) out.set(c, a.length + b.length);
   return out;
 }

@@ -19,4 +19,11 @@ export interface CodeArea {
   read(addr: number, length: number): Uint8Array;
   /** A read-only view of length bytes at addr, without copying: on the board it points into flash. */
   map(addr: number, length: number): Uint8Array;
+  /**
+   * Whether every byte of [addr, addr + length) reads erased (0xFF): what a
+   * write must find before it programs, checked without a byte loop in the
+   * interpreter (one native call on the board), since a journal append asks
+   * before the motor of an unlock may start.
+   */
+  blank(addr: number, length: number): boolean;
 }

@@ -85,7 +85,7 @@ describe("the flashed bundle", () => {
     try {
       // From Storage, as the board boots it (a device-sized interpreter could not hold the text).
       expect(writeStorage(bin!, dir, { ".bootcde": new Uint8Array(Buffer.from(code, "latin1")) })).toBe(true);
-      const out = runScript(bin!, dir, FAKE_WORLD + "\n" + bootFromStorage(".bootcde") + "\n__hw.advance(11000);print('LED ' + __hw.writes.filter(function(w){return w.pin==='D12';}).length);\n");
+      const out = runScript(bin!, dir, FAKE_WORLD + "\n" + bootFromStorage(".bootcde") + "\n__hw.advance(61000);print('LED ' + __hw.writes.filter(function(w){return w.pin==='D12';}).length);\n");
       expect(out).not.toMatch(/Uncaught|SyntaxError|ReferenceError/);
       expect(out).toMatch(/latch locked/);
       expect(Number(/LED (\d+)/.exec(out)![1])).toBeGreaterThanOrEqual(4);

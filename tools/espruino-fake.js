@@ -127,6 +127,7 @@
     for (var i = 0; i < a.length; i++) s += a[i] * b[(i + offset) % b.length];
     return s;
   };
+  if (!E.sum) E.sum = function (a) { var s = 0; for (var i = 0; i < a.length; i++) s += a[i]; return s; };
   if (!E.hwRand) E.hwRand = function () { return (Math.random() * 4294967296) >>> 0; };
   E.enableWatchdog = function (t, auto) { hw.watchdog = { timeout: t, auto: auto, kicks: 0 }; };
   E.kickWatchdog = function () { if (hw.watchdog) hw.watchdog.kicks++; };

@@ -96,5 +96,6 @@ export function sandboxCodeArea(sb: Sandbox): CodeArea {
     // Host-side views: the sandbox's own typed arrays have Espruino's slice(), which returns an Array.
     read: (a, n) => new Uint8Array(new Uint8Array(f.mem.buffer, a - f.start, n)),
     map: (a, n) => new Uint8Array(f.mem.buffer, a - f.start, n),
+    blank: (a, n) => new Uint8Array(f.mem.buffer, a - f.start, n).every((b) => b === 0xff),
   };
 }

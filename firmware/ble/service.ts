@@ -49,8 +49,11 @@ export interface BleHandler {
    * Decide on a grant and, when it allows, act on the latch. cb is called
    * exactly once with the decision's reason code: "granted" (GRANTED) when the
    * request was granted and the latch was told to move, else the refusal.
+   * screened: screen() was asked about these bytes in this same call and
+   * refused nothing, so the checks it made need not run again (a grant
+   * waits on them before the motor).
    */
-  request(kind: RequestKind, grant: Uint8Array, cb: (reasonCode: string) => void, holder?: HolderProof): void;
+  request(kind: RequestKind, grant: Uint8Array, cb: (reasonCode: string) => void, holder?: HolderProof, screened?: boolean): void;
   /** The state a phone may read: at least the latch state. */
   state(): { latch: string; [key: string]: EventValue };
   /**
@@ -460,8 +463,12 @@ export class BleService {
     // junk, wrong boxes and expired or revoked grants are refused for free, and
     // back off only the link that sent them; a grant verified before is always served.
     let cost = COST_VERIFY;
+    let screened = false;
     try {
-      if (this.o.handler.screen) cost = this.o.handler.screen(kind, grant);
+      if (this.o.handler.screen) {
+        cost = this.o.handler.screen(kind, grant);
+        screened = true;
+      }
     } catch (e) {
       cost = COST_VERIFY;
     }
@@ -486,7 +493,7 @@ export class BleService {
       self.decided(s, type, kind, typeof reason === "string" && reason.length > 0 ? reason : "handler_error", before, charged);
     };
     try {
-      this.o.handler.request(kind, grant.slice(), cb, holder);
+      this.o.handler.request(kind, grant.slice(), cb, holder, screened);
     } catch (e) {
       cb("handler_error");
     }

@@ -33,6 +33,8 @@ export interface AccessRequest {
   /** Who asked, for the audit log: "ble", "mqtt", "console", ... */
   channel: string;
   holder?: HolderProof;
+  /** The grant passed screen() a moment ago, in the same call (see decide's DecideInput.screened). */
+  screened?: boolean;
 }
 
 export type Refused = { ok: false; reason: string; grantId?: string };
@@ -126,6 +128,7 @@ export class AccessControl {
       action: act as Action,
       holder: request ? request.holder : undefined,
       verify: this.o.verify,
+      screened: !!request && request.screened === true,
     });
     if (!d.ok) {
       var gid = d.grant ? d.grant.grantId : "";

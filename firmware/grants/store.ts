@@ -190,7 +190,7 @@ export class GrantStore implements GrantState {
     r[0] = 2;
     putHex(r, 1, grantId);
     putU32(r, 9, until);
-    return this.persist(r, now) ? undefined : "store_full";
+    return this.persist(r, now, grantId) ? undefined : "store_full";
   }
 
   /**
@@ -218,7 +218,7 @@ export class GrantStore implements GrantState {
     putHex(r, 1, grantId);
     r[9] = n;
     putU32(r, 10, expires);
-    return this.persist(r, now) ? undefined : "store_full";
+    return this.persist(r, now, grantId) ? undefined : "store_full";
   }
 
   /** Gives back the use recorded as the n+1th when the box did not open after all. */
@@ -228,7 +228,7 @@ export class GrantStore implements GrantState {
     r[0] = 6;
     putHex(r, 1, grantId);
     r[9] = n;
-    return this.persist(r, now) ? undefined : "store_full";
+    return this.persist(r, now, grantId) ? undefined : "store_full";
   }
 
   /** The use spent for a motor cycle not known to have opened the box, if any. */
@@ -244,7 +244,7 @@ export class GrantStore implements GrantState {
     r[0] = 7;
     putHex(r, 1, grantId);
     r[9] = n;
-    return this.persist(r, now) ? undefined : "store_full";
+    return this.persist(r, now, grantId) ? undefined : "store_full";
   }
 
   /**
@@ -389,14 +389,15 @@ export class GrantStore implements GrantState {
   }
 
   /** Appends, compacting once when the journal is full; applies to RAM only once durable. */
-  private persist(rec: Uint8Array, now?: number): boolean {
+  /** gid: the grant id the record was made from, when it names one (saves spelling it out again from the bytes). */
+  private persist(rec: Uint8Array, now?: number, gid?: string): boolean {
     var ok = this.j.append(rec);
     if (!ok && this.compact(now)) ok = this.j.append(rec);
-    if (ok) this.apply(rec);
+    if (ok) this.apply(rec, gid);
     return ok;
   }
 
-  private apply(r: Uint8Array): void {
+  private apply(r: Uint8Array, gid?: string): void {
     var id = "";
     switch (r[0]) {
       case 1: {
@@ -424,7 +425,7 @@ export class GrantStore implements GrantState {
       }
       case 2:
         if (r.length !== 13) return;
-        id = hexOf(r, 1, 9);
+        id = gid || hexOf(r, 1, 9);
         if (!this.revG.hasOwnProperty(id)) this.nRevG++;
         var until = getU32(r, 9);
         if (!(this.revG[id] >= until)) this.revG[id] = until;
@@ -444,7 +445,7 @@ export class GrantStore implements GrantState {
       case 4:
       case 8: {
         if (r.length !== 14) return;
-        id = hexOf(r, 1, 9);
+        id = gid || hexOf(r, 1, 9);
         if (r[0] === 4) this.pend = { gid: id, n: r[9] };
         var u = this.uses.hasOwnProperty(id) ? this.uses[id] : undefined;
         if (!u) {
@@ -458,13 +459,13 @@ export class GrantStore implements GrantState {
       }
       case 6:
         if (r.length !== 10) return;
-        id = hexOf(r, 1, 9);
+        id = gid || hexOf(r, 1, 9);
         if (this.uses.hasOwnProperty(id) && this.uses[id].n === r[9] + 1) this.uses[id].n = r[9];
         if (this.pend && this.pend.gid === id && this.pend.n === r[9] + 1) this.pend = undefined;
         return;
       case 7:
         if (r.length !== 10) return;
-        id = hexOf(r, 1, 9);
+        id = gid || hexOf(r, 1, 9);
         if (this.pend && this.pend.gid === id && this.pend.n === r[9]) this.pend = undefined;
         return;
       default:

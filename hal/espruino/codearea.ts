@@ -46,6 +46,11 @@ export class EspruinoCodeArea implements CodeArea {
     return new Uint8Array(E.toArrayBuffer(E.memoryArea(addr, length)));
   }
 
+  blank(addr: number, length: number): boolean {
+    // a byte sums to 255 only when erased, so the sum of length bytes reaches 255 * length only when all are
+    return E.sum(this.map(addr, length)) === 255 * length;
+  }
+
   private inside(addr: number, length: number): boolean {
     const r = this.range;
     return r !== undefined && addr >= r.start && addr + length <= r.end;

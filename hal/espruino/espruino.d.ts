@@ -30,6 +30,8 @@ declare const E: {
   kickWatchdog(): void;
   /** A string that points at flash without copying it (what Storage.read returns for a mapped file). */
   memoryArea(addr: number, length: number): string;
+  /** The sum of an array's elements, in one native call. */
+  sum(values: ArrayLike<number>): number;
   /** An ArrayBuffer over a string's bytes, without copying them. */
   toArrayBuffer(s: string): ArrayBuffer;
 };

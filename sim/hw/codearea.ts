@@ -86,6 +86,12 @@ export class SimCodeArea implements CodeArea {
     return this.mem.subarray(addr - this.start, addr - this.start + length);
   }
 
+  blank(addr: number, length: number): boolean {
+    const v = this.map(addr, length);
+    for (let i = 0; i < v.length; i++) if (v[i] !== 0xff) return false;
+    return true;
+  }
+
   /** Lets n more bytes be programmed (or pages erased), then throws as the power fails. */
   cutAfter(n: number): void {
     this.budget = n;

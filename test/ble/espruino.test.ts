@@ -70,7 +70,7 @@ var handler = { request: function (kind, g, cb, hp) {
       clock.after(500, function () { latch = "open"; svc.progress(latch); });
     });
   }, state: function () { return { latch: latch }; } };
-svc = new B.BleService({ ble: ble, clock: clock, events: { emit: function () {} }, log: log, crc32: crc,
+svc = new B.BleService({ ble: ble, clock: clock, events: { emit: function () {}, later: function (f) { f(); } }, log: log, crc32: crc,
   random: { bytes: function (n) { return new Uint8Array(n).map(function () { return Math.random() * 256; }); } },
   config: { boxId: "KB-1", devMode: false, firmwareVersion: "0.1.0" }, handler: handler });
 print("CONSOLE " + published.console);
@@ -115,7 +115,7 @@ describe("the BLE service on Espruino", () => {
         "MSG progress open",
         "MSG result bad_signature",
         "MSG error rate_limited",
-        'MSG state {"latch":"open"}',
+        'MSG state {"latch":"open","v":"0.1.0"}',
         "HOLDERS 16/64,none",
         'LIMITS {"failures":1,"waitMs":0} 3',
         "GARBAGE frame_garbled frame_garbled",

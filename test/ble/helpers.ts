@@ -19,7 +19,9 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
  */
 export class ScriptedBox implements BleHandler {
   latch = "locked";
-  calls: Array<{ kind: RequestKind; grant: Uint8Array; at: number; holder?: HolderProof }> = [];
+  calls: Array<{ kind: RequestKind; grant: Uint8Array; at: number; holder?: HolderProof; screened?: boolean }> = [];
+  /** The gatekeeper's screen, when a test gives the box one (main's wiring has it). */
+  screen?: (kind: RequestKind, grant: Uint8Array) => string;
   service: BleService | undefined;
   /** When set, the decision never answers (a reset strikes during the check). */
   hang = false;
@@ -35,8 +37,8 @@ export class ScriptedBox implements BleHandler {
     readonly reasons: { [grantHex: string]: string } = {},
   ) {}
 
-  request(kind: RequestKind, grant: Uint8Array, cb: (reason: string) => void, holder?: HolderProof): void {
-    this.calls.push({ kind, grant: grant.slice(), at: this.clock.monotonic(), holder });
+  request(kind: RequestKind, grant: Uint8Array, cb: (reason: string) => void, holder?: HolderProof, screened?: boolean): void {
+    this.calls.push({ kind, grant: grant.slice(), at: this.clock.monotonic(), holder, screened });
     if (this.hang) return;
     if (this.throws) throw new Error("wiring bug");
     const key = hex(grant);

@@ -11,7 +11,7 @@ import {
   requestMessage,
   Response,
 } from "../../firmware/ble/protocol";
-import { backoffMs, BleService } from "../../firmware/ble/service";
+import { backoffMs, BleService, COST_KNOWN, COST_VERIFY } from "../../firmware/ble/service";
 import { EventBus } from "../../firmware/events";
 import { VirtualClock } from "../../sim/clock";
 import { SimBle } from "../../sim/hw/ble";
@@ -430,6 +430,29 @@ describe("BleService: rate limiting and back-off", () => {
     expect(r.box.calls.length).toBe(1);
     r = r.reboot();
     expect(r.service.limits()).toEqual({ failures: 1, waitMs: 2000 });
+  });
+
+  it("tells the handler a request was screened only when its own screen answered for it in the same call", () => {
+    const r = rig({ requestBurst: 100, connErrors: 1000, freeFailures: 1000 });
+    const screens: Array<((kind: string, grant: Uint8Array) => string) | undefined> = [
+      undefined,
+      () => COST_VERIFY,
+      () => {
+        throw new Error("screen bug");
+      },
+      () => COST_KNOWN,
+    ];
+    for (const screen of screens) {
+      r.box.screen = screen;
+      const p = r.phone();
+      p.connect(true);
+      r.clock.advance(20);
+      p.send(MSG_UNLOCK, BAD);
+      r.clock.advance(400);
+      p.drop();
+      r.clock.advance(300000);
+    }
+    expect(r.box.calls.map((c) => c.screened)).toEqual([false, true, false, true]);
   });
 
   it("neutral reasons (not the phone's fault) neither count nor reset", () => {

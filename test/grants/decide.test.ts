@@ -155,4 +155,22 @@ describe("decide", () => {
     expect(reason(g, { holder: { challenge: new Uint8Array(16).fill(8), signature: proof.signature } })).toBe("holder_mismatch");
     expect(reason(g, { holder: { challenge: new Uint8Array(2), signature: proof.signature } })).toBe("holder_mismatch");
   });
+  test("screened (the caller screened these bytes in the same call) skips only the cheap checks", () => {
+    // what screen reads is skipped: a revocation it would have seen is the caller's to have seen
+    const s = new MemState([k1]);
+    s.revokedGrants["0123456789abcdef"] = true;
+    expect(reason(mint(k1), { state: s })).toBe("revoked");
+    expect(reason(mint(k1), { state: s, screened: true })).toBe("ok");
+    // the signature, and every check after it, still decide
+    const flipped = mint(k1);
+    flipped[13] ^= 1;
+    expect(reason(flipped, { screened: true })).toBe("bad_signature");
+    expect(reason(mint(k2, { keyId: 1 }), { screened: true })).toBe("bad_signature");
+    const used = new MemState([k1]);
+    used.uses["0123456789abcdef"] = 1;
+    expect(reason(mint(k1, { uses: 1 }), { state: used, screened: true })).toBe("used_up");
+    expect(reason(mint(k1, { perms: PERM_LOCK }), { screened: true })).toBe("permission");
+    // bytes that do not decode go through screen as always
+    expect(reason(new Uint8Array(10), { screened: true })).toBe("malformed");
+  });
 });

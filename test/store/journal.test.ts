@@ -135,6 +135,54 @@ describe("Journal", () => {
     expect(hex(open(flash, "evx").records())).toEqual(hex([rec(3)]));
   });
 
+  test("records start on whole words, with 0xFF between, so a write needs no padding copy", () => {
+    const flash = new SimFlash();
+    const j = open(flash, "j", 256, 2);
+    for (const len of [5, 3, 8, 1]) expect(j.append(rec(len, len))).toBe(true);
+    const seg = flash.read("j~1.0")!;
+    // 12 bytes of frame each: 17 -> 20, 15 -> 16, 20, 13 -> 16, from offset 16
+    let at = 16;
+    for (const len of [5, 3, 8, 1]) {
+      expect(at % 4).toBe(0);
+      expect(seg[at + 4] | (seg[at + 5] << 8)).toBe(len);
+      const end = at + 12 + len;
+      const next = (end + 3) & ~3;
+      for (let k = end; k < next; k++) expect(seg[k]).toBe(0xff);
+      at = next;
+    }
+    expect(hex(open(flash, "j", 256, 2).records())).toEqual(hex([rec(5, 5), rec(3, 3), rec(8, 8), rec(1, 1)]));
+  });
+
+  test("a journal written back to back (before records were word-aligned) replays and takes appends after its last record", () => {
+    const flash = new SimFlash();
+    // generation 1, committed, then two records of 5 and 4 bytes back to back from offset 16 (ends at 49: 17 + 16)
+    const seg = new Uint8Array(256).fill(0xff);
+    seg.set([0x4b, 0x4a, 1, 0, 1, 0, 0, 0], 0);
+    new DataView(seg.buffer).setUint32(8, crc32(seg.subarray(0, 8)), true);
+    seg.set([0x43, 0x4f, 0x4d, 0x54], 12);
+    let at = 16;
+    [rec(5, 5), rec(4, 4)].forEach((r, seq) => {
+      const f = new Uint8Array(12 + r.length);
+      const v = new DataView(f.buffer);
+      v.setUint16(4, r.length, true);
+      v.setUint16(6, r.length ^ 0xffff, true);
+      v.setUint32(8, seq, true);
+      f.set(r, 12);
+      v.setUint32(0, (crc32(f.subarray(4)) ^ 1) >>> 0, true);
+      seg.set(f, at);
+      at += f.length;
+    });
+    expect(at).toBe(49);
+    expect(flash.create("j~1.0", 256)).toBe(true);
+    expect(flash.writeAt("j~1.0", 0, seg.subarray(0, at))).toBe(true);
+    const j = open(flash, "j", 256, 2);
+    expect(hex(j.records())).toEqual(hex([rec(5, 5), rec(4, 4)]));
+    expect(j.append(rec(9, 9))).toBe(true);
+    expect(hex(open(flash, "j", 256, 2).records())).toEqual(hex([rec(5, 5), rec(4, 4), rec(9, 9)]));
+    // the next record on the next whole word, 52
+    expect(flash.read("j~1.0")![52 + 4]).toBe(9);
+  });
+
   test("a corrupted older record is skipped and the others survive", () => {
     const flash = new SimFlash();
     const j = open(flash, "j", 256, 2);

@@ -18,7 +18,7 @@ import * as path from "path";
 import { currentBlob, MAX_BLOB_BYTES } from "./build";
 import { countInstructions, qemuMissing } from "./qemu";
 import { buildFirmware } from "../build";
-import { benchPath } from "./path";
+import { benchPath, canCount } from "./path";
 import { FIGURES } from "../../sim/energy/figures";
 
 /** Cortex-M4 at 64 MHz (nRF52840). */
@@ -48,6 +48,8 @@ export interface NativeBench {
   /** x86 interpreter ms of the firmware's JavaScript from the complete grant message to the motor command (least of the runs; native check answered at once). */
   pathMsX86NeverSeen?: number;
   pathMsX86SeenBefore?: number;
+  /** x86 instructions the interpreter executes on a fresh grant's way (valgrind, when installed): the same on every run, unlike the ms. */
+  pathInstructionsNeverSeen?: number;
   /** Flash writes before the motor starts (never seen), the 32-bit words they program, and the ms that and any page erase take on the nRF52840. */
   writesBeforeMotor?: number;
   wordsBeforeMotor?: number;
@@ -100,6 +102,7 @@ export async function benchNative(cases: BenchCase[]): Promise<NativeBench | str
     const flashMs = p.words * FIGURES.flashWordWrite.value + p.erases * FIGURES.flashPageErase.value;
     r.pathMsX86NeverSeen = p.neverSeenMs;
     r.pathMsX86SeenBefore = p.seenBeforeMs;
+    if (canCount()) r.pathInstructionsNeverSeen = benchPath(bin, { firmware: fw.file, blob: new Uint8Array(fs.readFileSync(path.join(__dirname, "../..", blob.file))), grants: 3, count: true }).neverSeenInstructions;
     r.writesBeforeMotor = p.writes;
     r.wordsBeforeMotor = p.words;
     r.erasesBeforeMotor = p.erases;
@@ -123,6 +126,9 @@ export function nativeLines(n: NativeBench | string): string[] {
     lines.push(
       "native: a grant from its complete BLE message to the motor command, the flashed firmware's JavaScript on the x86 interpreter: never seen " + f(n.pathMsX86NeverSeen) + " ms, seen before " + f(n.pathMsX86SeenBefore) +
         " ms (least of 7 runs; " + n.writesBeforeMotor + " flash writes before the motor, " + n.wordsBeforeMotor + " words, " + n.erasesBeforeMotor + " page erases, " + f(n.flashMs as number) + " ms on the nRF52840)",
+      n.pathInstructionsNeverSeen
+        ? "native: the same way for a never-seen grant, counted: " + n.pathInstructionsNeverSeen.toLocaleString("en") + " x86 instructions in the interpreter (valgrind; the fake board's timers, pins and flash left out; the same on every run)"
+        : "native: install valgrind to count the instructions of a never-seen grant's way (the same on every run, unlike the ms)",
       "native: on the board (x86 ms x" + BOARD_FACTOR.join("..x") + " + flash programming + the native check): never seen " +
         f(n.grantToMotorNeverSeen[0]) + ".." + f(n.grantToMotorNeverSeen[1]) + " ms, seen before " + f(n.grantToMotorSeenBefore[0]) + ".." + f(n.grantToMotorSeenBefore[1]) + " ms",
     );

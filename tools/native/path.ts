@@ -18,6 +18,7 @@
  * labelled as they happen (Storage writes by file, hashes, CRCs, BLE
  * notifications), so the time between them says which stage spent it.
  */
+import { spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -46,6 +47,8 @@ export interface PathRun {
   writeMs: number;
   /** Flash pages erased before the motor started (a journal in the code area taking a new page). */
   erases: number;
+  /** ms inside the fake board's JavaScript stand-ins for the board's native timers and pins (setTimeout, analogRead, ...). */
+  fakeMs: number;
   marks: { at: number; what: string; ms: number }[];
 }
 
@@ -56,11 +59,14 @@ export interface PathBench {
   seenBefore: PathRun[];
   /**
    * The least ms of the runs, without the time inside Storage writes (the
-   * board's flash is priced separately): on a machine shared with other
-   * work the least disturbed run is the closest to the interpreter's cost.
+   * board's flash is priced separately) and inside the fake board's
+   * stand-ins for natives: on a machine shared with other work the least
+   * disturbed run is the closest to the interpreter's cost.
    */
   neverSeenMs: number;
   seenBeforeMs: number;
+  /** With count: x86 instructions the interpreter executed on a fresh grant's way, the mean of the fresh grants (0 without). */
+  neverSeenInstructions: number;
   /** Median writes (Storage or the code area), 32-bit words they program and pages erased before the motor starts. */
   writes: number;
   words: number;
@@ -78,11 +84,11 @@ const MECHANICS = [
 
 /** Real-time probes on the natives the firmware calls, installed before the fake board (which replaces getTime); Storage writes are always timed. */
 const PROBES = (detail: boolean) => [
-  "var __rt = getTime, __t0 = 0, __marks = [], __runs = [], __w = { n: 0, bytes: 0, ms: 0, erases: 0 }, __inside = 0;",
+  "var __rt = getTime, __t0 = 0, __marks = [], __runs = [], __w = { n: 0, bytes: 0, ms: 0, erases: 0, fake: 0 }, __inside = 0, __fake = {};",
   "function __mark(what, ms) { if (__t0) __marks.push([Math.round((__rt() - __t0) * 1e5) / 100, what, Math.round((ms || 0) * 1e5) / 100]); }",
   // A write inside a probed write (the shim's code area is kept in Storage files) is the same write: counted once.
   "function __probe(obj, name, label) { var f = obj[name]; obj[name] = function (a, b, c, d) { var t = __rt(); __inside++; try { var r = f.apply(obj, arguments); } finally { __inside--; } var ms = __rt() - t;",
-  "  if (__t0 && !__inside) { var l = typeof label === 'function' ? label(a, b, c) : label; __mark(l, ms); if (l.indexOf('write 0x') === 0) { __w.n++; __w.bytes += a.length; __w.ms += ms; } else if (l.indexOf('write ') === 0) { __w.n++; __w.bytes += b.length; __w.ms += ms; } else if (l.indexOf('erase ') === 0) { __w.erases++; __w.ms += ms; } } return r; }; }",
+  "  if (__t0 && !__inside) { var l = typeof label === 'function' ? label(a, b, c) : label; __mark(l, ms); if (__fake[l.split(' ')[0]]) __w.fake += ms; else if (l.indexOf('write 0x') === 0) { __w.n++; __w.bytes += a.length; __w.ms += ms; } else if (l.indexOf('write ') === 0) { __w.n++; __w.bytes += b.length; __w.ms += ms; } else if (l.indexOf('erase ') === 0) { __w.erases++; __w.ms += ms; } } return r; }; }",
   "(function () { var S = require('Storage'); __probe(S, 'write', function (n, d) { return 'write ' + n + ' ' + d.length; });",
   "  E.nativeCall = function () { return function () { __mark('native verifier'); return 1; }; };",
   "  if (!" + detail + ") return;",
@@ -91,11 +97,61 @@ const PROBES = (detail: boolean) => [
   "})();",
 ].join("\n");
 
-/** The fake board's own JavaScript (timers, pins, radio) timed too, with the detail: on the board those are native. */
-const FAKE_PROBES = [
-  "__probe(global, 'setTimeout', function (f, ms) { return 'setTimeout ' + ms; }); __probe(global, 'clearTimeout', 'clearTimeout'); __probe(global, 'analogRead', 'analogRead');",
-  "__probe(NRF, 'updateServices', 'updateServices'); __probe(NRF, 'setAdvertising', 'setAdvertising'); __probe(JSON, 'stringify', 'JSON.stringify'); __probe(JSON, 'parse', function (v) { return 'JSON.parse ' + v.length; });",
+/**
+ * The fake board's own JavaScript stand-ins for the board's native timers
+ * and pins: the time inside them is not the firmware's and is left out of
+ * the result, as flash writes are (the wrapper's own cost stays in). With
+ * the detail, the radio and JSON are timed too.
+ */
+const FAKE_NATIVES = ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "changeInterval", "analogRead", "digitalRead"];
+const FAKE_PROBES = (detail: boolean) =>
+  [
+    ...FAKE_NATIVES.map((n) =>
+      detail
+        ? "__fake." + n + " = 1; __probe(global, '" + n + "', function (a, b) { return '" + n + "' + (typeof b === 'number' ? ' ' + b : ''); });"
+        : "(function () { var f = global." + n + "; global." + n + " = function (a, b) { var t = __rt(), r = f(a, b); if (__t0) __w.fake += __rt() - t; return r; }; })();"
+    ),
+    detail
+      ? "__probe(NRF, 'updateServices', 'updateServices'); __probe(NRF, 'setAdvertising', 'setAdvertising'); __probe(JSON, 'stringify', 'JSON.stringify'); __probe(JSON, 'parse', function (v) { return 'JSON.parse ' + v.length; });"
+      : "",
+  ].join("\n");
+
+/**
+ * Counting instructions (valgrind's callgrind, which the bench finds on
+ * PATH): time on a shared machine varies by a third from run to run, the
+ * count of x86 instructions the interpreter executes does not. Callgrind
+ * collects only inside Array.prototype.findIndex, which the firmware never
+ * calls and which wraps each fresh grant's way here; inside it, every
+ * Array.prototype.some (never called by the firmware either) toggles the
+ * collection off again, and wraps the fake board's stand-ins for the
+ * board's natives (timers, pins, the code area's flash) and the fake
+ * event loop's search for the next timer. __step runs the due timers one
+ * at a time and stops at the motor (the tick that starts it finishes).
+ */
+const COUNTING = [
+  "var __in = 0;",
+  "function __outside(f) { return function (a, b, c) { if (!__in || !__t0) return f(a, b, c); var r; [1].some(function () { r = f(a, b, c); return true; }); return r; }; }",
+  ...FAKE_NATIVES.map((n) => "global." + n + " = __outside(global." + n + ");"),
+  "__dw = __outside(__dw);",
+  "function __step() { var due = null; [1].some(function () { for (var i = 0; i < __hw.timers.length; i++) { var t = __hw.timers[i]; if (t.at <= __hw.now && (due === null || t.at < due.at || (t.at === due.at && t.id < due.id))) due = t; }",
+  "  if (due) { if (due.period) due.at += due.period; else __hw.timers = __hw.timers.filter(function (x) { return x !== due; }); } return true; }); if (!due) return false; due.cb(); return true; }",
 ].join("\n");
+
+/** The script under callgrind (see COUNTING): its output, and the instructions collected. */
+function countScript(bin: string, dir: string, script: string): { out: string; instructions: number } {
+  fs.writeFileSync(path.join(dir, "run.js"), script);
+  const cg = path.join(dir, "callgrind.out");
+  const args = ["--tool=callgrind", "--collect-atstart=no", "--toggle-collect=jswrap_array_findIndex", "--toggle-collect=jswrap_array_some", "--callgrind-out-file=" + cg, bin, "run.js"];
+  const r = spawnSync("valgrind", args, { cwd: dir, input: "", encoding: "latin1", timeout: 1800000 });
+  const total = fs.existsSync(cg) ? /summary: (\d+)/.exec(fs.readFileSync(cg, "latin1")) : null;
+  if (!total) throw new Error("path bench: callgrind counted nothing:\n" + String(r.stderr || "").slice(-2000));
+  return { out: r.stdout || "", instructions: +total[1] };
+}
+
+/** Whether valgrind can be run here (the count needs it; Debian's valgrind package). */
+export function canCount(): boolean {
+  return spawnSync("valgrind", ["--version"], { encoding: "latin1" }).status === 0;
+}
 
 const sha256 = (d: Uint8Array) => new Uint8Array(createHash("sha256").update(d).digest());
 
@@ -139,7 +195,7 @@ function answers(out: string): string[] {
  * Runs `grants` fresh grants (2 uses each) through the firmware, then each a
  * second time; one grant before them warms up (creates the journals' files).
  */
-export function benchPath(bin: string, o: { firmware: string; blob: Uint8Array; grants?: number; detail?: boolean; loose?: boolean }): PathBench {
+export function benchPath(bin: string, o: { firmware: string; blob: Uint8Array; grants?: number; detail?: boolean; loose?: boolean; count?: boolean }): PathBench {
   const owner = testKey(41);
   const n = o.grants === undefined ? 7 : o.grants;
   const box = installedBox(BOX, owner, false);
@@ -155,7 +211,7 @@ export function benchPath(bin: string, o: { firmware: string; blob: Uint8Array; 
   const svc = JSON.stringify(LAYOUT.service);
   const req = JSON.stringify(LAYOUT.request);
   let tag = 0;
-  const visit = (g: Uint8Array): string[] => {
+  const visit = (g: Uint8Array, k: number): string[] => {
     const frames = encodeFrames(requestMessage(MSG_UNLOCK, g), (tag = (tag % 60) + 1), crc32);
     const last = frames.length - 1;
     return [
@@ -164,7 +220,9 @@ export function benchPath(bin: string, o: { firmware: string; blob: Uint8Array; 
       "var W = __hw.nrf.services[" + svc + "][" + req + "].onWrite;",
       ...frames.slice(0, last).map((f) => "W({ data: new Uint8Array(" + JSON.stringify(Array.from(f)) + ").buffer });"),
       "var __last = new Uint8Array(" + JSON.stringify(Array.from(frames[last])) + ").buffer;",
-      "__marks = []; __w = { n: 0, bytes: 0, ms: 0, erases: 0 }; __t0 = __rt(); W({ data: __last }); __mark('message handled'); __hw.advance(0);",
+      o.count && k >= 1 && k <= n
+        ? "__marks = []; __w = { n: 0, bytes: 0, ms: 0, erases: 0, fake: 0 }; [1].findIndex(function () { __in = 1; __t0 = __rt(); W({ data: __last }); while (__t0 && __step()) {} __in = 0; return true; }); __hw.advance(0);"
+        : "__marks = []; __w = { n: 0, bytes: 0, ms: 0, erases: 0, fake: 0 }; __t0 = __rt(); W({ data: __last }); __mark('message handled'); __hw.advance(0);",
       "__t0 = 0; __hw.advance(5000);",
       "__hw.nrf.handlers.disconnect.forEach(function (cb) { cb(19); });",
       "__hw.advance(40000);",
@@ -178,18 +236,20 @@ export function benchPath(bin: string, o: { firmware: string; blob: Uint8Array; 
     FAKE_WORLD,
     "digitalWrite('D34', 0);",
     MECHANICS,
-    o.detail ? FAKE_PROBES : "",
+    FAKE_PROBES(!!o.detail),
+    o.count ? COUNTING : "",
     box.setup,
     "eval(require('Storage').read('.boot0'));",
     poolInRam(l, box.pool),
     // The code area as the shim made it: journals kept there are written through require("Flash"), timed like Storage's.
     "__probe(require('Flash'), 'write', function (d, addr) { return 'write 0x' + addr.toString(16) + ' ' + d.length; }); __probe(require('Flash'), 'erasePage', function (addr) { return 'erase 0x' + addr.toString(16); });",
+    o.count ? "(function () { var F = require('Flash'); F.write = __outside(F.write); F.erasePage = __outside(F.erasePage); F.read = __outside(F.read); E.memoryArea = __outside(E.memoryArea); })();" : "",
     // From RAM: the Linux build's flash is a file read through for every character the lexer takes, about
     // 20 times slower than the board's memory-mapped flash, so code evaluated from it would not tell.
     fs.readFileSync(o.firmware, "latin1"),
     // Past the latch's cool-down after boot, so that every grant's motor starts on the next tick.
     "__hw.advance(10000);",
-    ...order.flatMap(visit),
+    ...order.flatMap((g, k) => visit(g, k)),
     "print('PATH ' + JSON.stringify(__runs));",
     "var __out = []; __hw.nrf.updates.forEach(function (u) { var c = u[" + svc + "] && u[" + svc + "][" + JSON.stringify(LAYOUT.response) + "]; if (c && c.notify) { var a = []; for (var i = 0; i < c.value.length; i++) a.push(c.value[i]); __out.push(a); } });",
     "print('NOTIFY ' + JSON.stringify(__out));",
@@ -197,21 +257,28 @@ export function benchPath(bin: string, o: { firmware: string; blob: Uint8Array; 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keybox-path-bench-"));
   try {
     if (!writeStorage(bin, dir, files)) throw new Error("path bench: could not write the interpreter's Storage");
-    const out = runScript(bin, dir, script, 300000);
+    let instructions = 0;
+    let out: string;
+    if (o.count) {
+      const r = countScript(bin, dir, script);
+      out = r.out;
+      instructions = Math.round(r.instructions / n);
+    } else out = runScript(bin, dir, script, 300000);
     const m = /PATH (.*)/.exec(out);
     if (!m) throw new Error("path bench: no result from the interpreter:\n" + out.slice(-2000));
-    const raw = JSON.parse(m[1]) as { ms: number; marks: [number, string, number][]; w: { n: number; bytes: number; ms: number; erases: number } }[];
+    const raw = JSON.parse(m[1]) as { ms: number; marks: [number, string, number][]; w: { n: number; bytes: number; ms: number; erases: number; fake: number } }[];
     if (raw.length !== order.length && !o.loose)
       throw new Error("path bench: " + raw.length + " of " + order.length + " grants started the motor; the phone heard: " + answers(out).join(", "));
-    const runs: PathRun[] = raw.map((r) => ({ ms: r.ms, writes: r.w.n, writeBytes: r.w.bytes, writeMs: r.w.ms * 1000, erases: r.w.erases, marks: r.marks.map((k) => ({ at: k[0], what: k[1], ms: k[2] })) }));
+    const runs: PathRun[] = raw.map((r) => ({ ms: r.ms, writes: r.w.n, writeBytes: r.w.bytes, writeMs: r.w.ms * 1000, erases: r.w.erases, fakeMs: r.w.fake * 1000, marks: r.marks.map((k) => ({ at: k[0], what: k[1], ms: k[2] })) }));
     const neverSeen = runs.slice(1, 1 + n);
     const seenBefore = runs.slice(1 + n);
     const median = (xs: number[]) => xs.slice().sort((a, c) => a - c)[Math.floor(xs.length / 2)];
     return {
       neverSeen,
       seenBefore,
-      neverSeenMs: Math.min.apply(null, neverSeen.map((r) => r.ms - r.writeMs)),
-      seenBeforeMs: Math.min.apply(null, seenBefore.map((r) => r.ms - r.writeMs)),
+      neverSeenMs: Math.min.apply(null, neverSeen.map((r) => r.ms - r.writeMs - r.fakeMs)),
+      seenBeforeMs: Math.min.apply(null, seenBefore.map((r) => r.ms - r.writeMs - r.fakeMs)),
+      neverSeenInstructions: instructions,
       writes: median(neverSeen.map((r) => r.writes)),
       words: median(neverSeen.map((r) => Math.ceil(r.writeBytes / 4))),
       erases: median(neverSeen.map((r) => r.erases)),
@@ -222,10 +289,11 @@ export function benchPath(bin: string, o: { firmware: string; blob: Uint8Array; 
 }
 
 /**
- * ESPRUINO_BIN=... npx tsx tools/native/path.ts [--detail] [--firmware FILE] [--blob FILE] [--loose]:
+ * ESPRUINO_BIN=... npx tsx tools/native/path.ts [--detail] [--count] [--firmware FILE] [--blob FILE] [--loose]:
  * every grant's time and, with --detail, its timeline (the natives it called, ms since the last frame,
- * ms inside); --firmware/--blob bench another build (npm run build's dist/ by default); --loose keeps
- * the runs of a firmware that did not start the motor for every grant.
+ * ms inside); --count adds the x86 instructions of a fresh grant's way under valgrind (3 grants, a
+ * minute or two); --firmware/--blob bench another build (npm run build's dist/ by default); --loose
+ * keeps the runs of a firmware that did not start the motor for every grant.
  */
 if (require.main === module) {
   const bin = process.env.ESPRUINO_BIN;
@@ -237,10 +305,12 @@ if (require.main === module) {
     blob: new Uint8Array(fs.readFileSync(arg("--blob", "dist/ed25519.bin"))),
     detail: process.argv.includes("--detail"),
     loose: process.argv.includes("--loose"),
+    count: process.argv.includes("--count"),
+    grants: process.argv.includes("--count") ? 3 : undefined,
   });
   for (const run of r.neverSeen.concat(r.seenBefore)) {
-    process.stdout.write("total " + run.ms.toFixed(2) + " ms, writes " + run.writes + " (" + run.writeBytes + " B), " + run.erases + " page erases, " + run.writeMs.toFixed(2) + " ms inside them\n");
+    process.stdout.write("total " + run.ms.toFixed(2) + " ms, writes " + run.writes + " (" + run.writeBytes + " B), " + run.erases + " page erases, " + run.writeMs.toFixed(2) + " ms inside them, " + run.fakeMs.toFixed(2) + " ms inside the fake board's timers and pins\n");
     for (const k of run.marks) process.stdout.write("   " + k.at.toFixed(2).padStart(7) + "  " + k.what + (k.ms ? " (" + k.ms.toFixed(2) + ")" : "") + "\n");
   }
-  process.stdout.write(JSON.stringify({ neverSeenMs: r.neverSeenMs, seenBeforeMs: r.seenBeforeMs, writes: r.writes, words: r.words, erases: r.erases }) + "\n");
+  process.stdout.write(JSON.stringify({ neverSeenMs: r.neverSeenMs, seenBeforeMs: r.seenBeforeMs, neverSeenInstructions: r.neverSeenInstructions, writes: r.writes, words: r.words, erases: r.erases }) + "\n");
 }
