@@ -1,7 +1,7 @@
 import { cacheJournal, CACHE_MAX_ID } from "../storage-plan";
 import { Flash } from "../../hal";
 import { Crc32 } from "../store/crc32";
-import { isBytes } from "../store/bytes";
+import { getU32le, isBytes, putU32le } from "../store/bytes";
 import { Journal } from "../store/journal";
 import { sha512 } from "./sha512";
 
@@ -59,17 +59,6 @@ function isU32(x: unknown): boolean {
   return typeof x === "number" && x >= 0 && x <= 0xffffffff && Math.floor(x) === x;
 }
 
-function putU32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 255;
-  b[o + 1] = (v >>> 8) & 255;
-  b[o + 2] = (v >>> 16) & 255;
-  b[o + 3] = (v >>> 24) & 255;
-}
-
-function getU32(b: Uint8Array, o: number): number {
-  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-}
-
 function putId(b: Uint8Array, o: number, id: string): void {
   b[o] = id.length;
   for (let i = 0; i < id.length; i++) b[o + 1 + i] = id.charCodeAt(i);
@@ -93,8 +82,8 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
 function addRecord(e: Entry): Uint8Array {
   const r = new Uint8Array(42 + e.g.length);
   r[0] = ADD;
-  putU32(r, 1, e.k);
-  putU32(r, 5, e.t);
+  putU32le(r, 1, e.k);
+  putU32le(r, 5, e.t);
   r.set(e.d, 9);
   putId(r, 41, e.g);
   return r;
@@ -127,17 +116,17 @@ export class VerifiedCache {
       const r = recs[i];
       if (r.length >= 43 && r[0] === ADD) {
         const g = getId(r, 41);
-        if (g !== undefined) this.put({ k: getU32(r, 1), t: getU32(r, 5), d: r.slice(9, 41), g: g });
+        if (g !== undefined) this.put({ k: getU32le(r, 1), t: getU32le(r, 5), d: r.slice(9, 41), g: g });
       } else if (r.length >= 3 && r[0] === DROP_GRANT) {
         const g = getId(r, 1);
         if (g !== undefined) this.drop("g", g);
-      } else if (r.length === 5 && r[0] === DROP_KEY) this.drop("k", getU32(r, 1));
+      } else if (r.length === 5 && r[0] === DROP_KEY) this.drop("k", getU32le(r, 1));
     }
   }
 
   private digest(keyId: number, grant: Uint8Array): Uint8Array {
     const b = new Uint8Array(4 + grant.length);
-    putU32(b, 0, keyId);
+    putU32le(b, 0, keyId);
     b.set(grant, 4);
     const h = this.hash(b);
     return h.slice(0, 32);
@@ -214,7 +203,7 @@ export class VerifiedCache {
     if (this.drop("k", keyId) === 0) return true;
     const r = new Uint8Array(5);
     r[0] = DROP_KEY;
-    putU32(r, 1, keyId);
+    putU32le(r, 1, keyId);
     return this.log(r);
   }
 

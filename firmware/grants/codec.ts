@@ -1,4 +1,4 @@
-import { bytesKey, isBytes } from "../store/bytes";
+import { bytesKey, getU32be, isBytes, putU32be } from "../store/bytes";
 import { keyIsSane } from "../crypto/keycheck";
 /*
  * Grant format, version 1. Integers are big-endian.
@@ -104,7 +104,7 @@ export function prefixed(domain: string, body: Uint8Array): Uint8Array {
 export function hexOf(b: Uint8Array, from: number, to: number): string {
   var s = "";
   var i = from;
-  for (; i + 4 <= to; i += 4) s += ("0000000" + getU32(b, i).toString(16)).slice(-8);
+  for (; i + 4 <= to; i += 4) s += ("0000000" + getU32be(b, i).toString(16)).slice(-8);
   for (; i < to; i++) s += (b[i] < 16 ? "0" : "") + b[i].toString(16);
   return s;
 }
@@ -113,19 +113,8 @@ export function hexOf(b: Uint8Array, from: number, to: number): string {
 export function putHex(out: Uint8Array, at: number, hex: string): void {
   var n = hex.length >> 1;
   var i = 0;
-  for (; i + 4 <= n; i += 4) putU32(out, at + i, parseInt(hex.substr(i * 2, 8), 16));
+  for (; i + 4 <= n; i += 4) putU32be(out, at + i, parseInt(hex.substr(i * 2, 8), 16));
   for (; i < n; i++) out[at + i] = parseInt(hex.substr(i * 2, 2), 16);
-}
-
-function getU32(b: Uint8Array, p: number): number {
-  return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
-}
-
-function putU32(b: Uint8Array, p: number, v: number): void {
-  b[p] = (v >>> 24) & 0xff;
-  b[p + 1] = (v >>> 16) & 0xff;
-  b[p + 2] = (v >>> 8) & 0xff;
-  b[p + 3] = v & 0xff;
 }
 
 /** Why fields cannot be encoded, or undefined when they are in range. */
@@ -153,8 +142,8 @@ export function grantBody(f: GrantFields): Uint8Array {
   putHex(b, 2 + n, f.grantId);
   b[10 + n] = f.keyId >>> 8;
   b[11 + n] = f.keyId & 0xff;
-  putU32(b, 12 + n, f.notBefore);
-  putU32(b, 16 + n, f.notAfter);
+  putU32be(b, 12 + n, f.notBefore);
+  putU32be(b, 16 + n, f.notAfter);
   b[20 + n] = f.perms;
   b[21 + n] = f.uses;
   b[22 + n] = f.holder ? 1 : 0;
@@ -222,8 +211,8 @@ function decodeFresh(b: Uint8Array): DecodeResult {
   if (!isGrantId(grantId)) return bad("grant_grant_id");
   var keyId = (b[10 + n] << 8) | b[11 + n];
   if (keyId === 0) return bad("grant_key_id");
-  var notBefore = getU32(b, 12 + n);
-  var notAfter = getU32(b, 16 + n);
+  var notBefore = getU32be(b, 12 + n);
+  var notAfter = getU32be(b, 16 + n);
   if (notBefore < MIN_TIME || notAfter < MIN_TIME) return bad("grant_time");
   if (!(notAfter > notBefore) || notAfter - notBefore > MAX_WINDOW_S) return bad("grant_window");
   var perms = b[20 + n];

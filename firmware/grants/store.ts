@@ -1,5 +1,5 @@
 import { GRANTS_JOURNAL } from "../storage-plan";
-import { isBytes, isList } from "../store/bytes";
+import { getU32be, isBytes, isList, putU32be } from "../store/bytes";
 import { Flash } from "../../hal";
 import { Journal } from "../store/journal";
 import { Crc32 } from "../store/crc32";
@@ -189,7 +189,7 @@ export class GrantStore implements GrantState {
     var r = new Uint8Array(13);
     r[0] = 2;
     putHex(r, 1, grantId);
-    putU32(r, 9, until);
+    putU32be(r, 9, until);
     return this.persist(r, now, grantId) ? undefined : "store_full";
   }
 
@@ -217,7 +217,7 @@ export class GrantStore implements GrantState {
     r[0] = 4;
     putHex(r, 1, grantId);
     r[9] = n;
-    putU32(r, 10, expires);
+    putU32be(r, 10, expires);
     return this.persist(r, now, grantId) ? undefined : "store_full";
   }
 
@@ -265,7 +265,7 @@ export class GrantStore implements GrantState {
       var r = new Uint8Array(13);
       r[0] = 2;
       putHex(r, 1, id);
-      putU32(r, 9, this.revG[id]);
+      putU32be(r, 9, this.revG[id]);
       recs.push(r);
       revG[id] = this.revG[id];
       nRevG++;
@@ -279,7 +279,7 @@ export class GrantStore implements GrantState {
       u[0] = 8;
       putHex(u, 1, id);
       u[9] = this.uses[id].n;
-      putU32(u, 10, this.uses[id].exp);
+      putU32be(u, 10, this.uses[id].exp);
       recs.push(u);
       uses[id] = this.uses[id];
       nUses++;
@@ -290,7 +290,7 @@ export class GrantStore implements GrantState {
       pu[0] = 4;
       putHex(pu, 1, pend.gid);
       pu[9] = pend.n;
-      putU32(pu, 10, uses[pend.gid].exp);
+      putU32be(pu, 10, uses[pend.gid].exp);
       recs.push(pu);
     } else pend = undefined;
     if (!this.j.rewrite(recs)) return false;
@@ -427,7 +427,7 @@ export class GrantStore implements GrantState {
         if (r.length !== 13) return;
         id = gid || hexOf(r, 1, 9);
         if (!this.revG.hasOwnProperty(id)) this.nRevG++;
-        var until = getU32(r, 9);
+        var until = getU32be(r, 9);
         if (!(this.revG[id] >= until)) this.revG[id] = until;
         return;
       case 3:
@@ -439,7 +439,7 @@ export class GrantStore implements GrantState {
         return;
       case 5:
         if (r.length !== 5) return;
-        var w = getU32(r, 1);
+        var w = getU32be(r, 1);
         if (w > this.wm) this.wm = w;
         return;
       case 4:
@@ -453,7 +453,7 @@ export class GrantStore implements GrantState {
           this.nUses++;
         }
         if (r[9] > u.n) u.n = r[9];
-        var exp = getU32(r, 10);
+        var exp = getU32be(r, 10);
         if (exp > u.exp) u.exp = exp;
         return;
       }
@@ -506,17 +506,7 @@ function keyOf(keys: IssuerKey[], id: number): Uint8Array | undefined {
 function wmRecord(t: number): Uint8Array {
   var r = new Uint8Array(5);
   r[0] = 5;
-  putU32(r, 1, t);
+  putU32be(r, 1, t);
   return r;
 }
 
-function putU32(b: Uint8Array, p: number, v: number): void {
-  b[p] = (v >>> 24) & 0xff;
-  b[p + 1] = (v >>> 16) & 0xff;
-  b[p + 2] = (v >>> 8) & 0xff;
-  b[p + 3] = v & 0xff;
-}
-
-function getU32(b: Uint8Array, p: number): number {
-  return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
-}

@@ -48,3 +48,16 @@ export function putU32le(d: Uint8Array, p: number, v: number): void {
 export function getU32le(d: Uint8Array, p: number): number {
   return (d[p] | (d[p + 1] << 8) | (d[p + 2] << 16) | (d[p + 3] << 24)) >>> 0;
 }
+
+/** Writes v as an unsigned 32-bit big-endian integer at p. */
+export function putU32be(d: Uint8Array, p: number, v: number): void {
+  d[p] = (v >>> 24) & 0xff;
+  d[p + 1] = (v >>> 16) & 0xff;
+  d[p + 2] = (v >>> 8) & 0xff;
+  d[p + 3] = v & 0xff;
+}
+
+/** The unsigned 32-bit big-endian integer at p. */
+export function getU32be(d: Uint8Array, p: number): number {
+  return ((d[p] << 24) | (d[p + 1] << 16) | (d[p + 2] << 8) | d[p + 3]) >>> 0;
+}

@@ -1,3 +1,4 @@
+import { getU32be } from "../store/bytes";
 import { Clock, Handle } from "../../hal";
 import { EventValue } from "../events";
 import { RecordLog } from "../uplink/outbox";
@@ -57,10 +58,6 @@ var DRIFT_MIN_S = 3 * 3600;
  */
 const CANDIDATE = 0x43;
 
-function u32(r: Uint8Array, p: number): number {
-  return ((r[p] << 24) >>> 0) + (r[p + 1] << 16) + (r[p + 2] << 8) + r[p + 3];
-}
-
 /**
  * The box's wall clock. The RTC drifts and may restart from 0 after a power
  * loss, so time is "known" only after a sync in this boot or when the RTC at
@@ -105,9 +102,9 @@ export class WallClock {
     for (let i = 0; i < recs.length; i++) {
       const r = recs[i];
       if (r.length === 4) {
-        const v = u32(r, 0);
+        const v = getU32be(r, 0);
         if (v > this.floor) this.floor = v;
-      } else if (r.length === 5 && r[0] === CANDIDATE) this.earlier = u32(r, 1);
+      } else if (r.length === 5 && r[0] === CANDIDATE) this.earlier = getU32be(r, 1);
     }
     const rtc = options.clock.wall();
     this.written = this.earlier;

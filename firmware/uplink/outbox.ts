@@ -1,3 +1,4 @@
+import { getU32be, putU32be } from "../store/bytes";
 import { Random } from "../../hal";
 import { BoxEvent, EventValue } from "../events";
 import { utf8Encode, utf8Decode } from "../mqtt/codec";
@@ -165,21 +166,10 @@ export function outboxSegments(capacity: number, segmentBytes: number): number {
 function header(epoch: number, acked: number, next: number): Uint8Array {
   const r = new Uint8Array(13);
   r[0] = H;
-  put32(r, 1, epoch);
-  put32(r, 5, acked);
-  put32(r, 9, next);
+  putU32be(r, 1, epoch);
+  putU32be(r, 5, acked);
+  putU32be(r, 9, next);
   return r;
-}
-
-function put32(b: Uint8Array, at: number, v: number): void {
-  b[at] = (v >>> 24) & 255;
-  b[at + 1] = (v >>> 16) & 255;
-  b[at + 2] = (v >>> 8) & 255;
-  b[at + 3] = v & 255;
-}
-
-function get32(b: Uint8Array, at: number): number {
-  return ((b[at] << 24) >>> 0) + (b[at + 1] << 16) + (b[at + 2] << 8) + b[at + 3];
 }
 
 /** The bytes every payload of this epoch and seq starts with (see Outbox.json). */
@@ -195,7 +185,7 @@ function eventRecord(epoch: number, seq: number, payload: Uint8Array): Uint8Arra
   const skip = same ? head.length : 0;
   const r = new Uint8Array(5 + payload.length - skip);
   r[0] = same ? REC_SHORT : REC_EVENT;
-  put32(r, 1, seq);
+  putU32be(r, 1, seq);
   r.set(payload.subarray(skip), 5);
   return r;
 }
@@ -206,13 +196,13 @@ function lossRecord(gone: Item[], tally: Tally): Uint8Array {
   const r = new Uint8Array(n);
   r[0] = REC_LOSS;
   r[1] = gone.length;
-  put32(r, 2, tally.t);
-  put32(r, 6, Math.floor(tally.m / 1000));
+  putU32be(r, 2, tally.t);
+  putU32be(r, 6, Math.floor(tally.m / 1000));
   let p = 10;
   for (let i = 0; i < gone.length; i++) {
     const t = gone[i].type;
     const len = Math.min(24, t.length);
-    put32(r, p, gone[i].seq);
+    putU32be(r, p, gone[i].seq);
     r[p + 4] = len;
     for (let k = 0; k < len; k++) r[p + 5 + k] = t.charCodeAt(k) & 0xff;
     p += 5 + len;
@@ -227,7 +217,7 @@ function applyLoss(r: Uint8Array, tally: Tally | undefined, out: number[]): Tall
   let p = 10;
   for (let i = 0; i < r[1]; i++) {
     if (p + 5 > r.length || p + 5 + r[p + 4] > r.length) return undefined;
-    const seq = get32(r, p);
+    const seq = getU32be(r, p);
     let type = "";
     for (let k = 0; k < r[p + 4]; k++) type += String.fromCharCode(r[p + 5 + k]);
     if (t.lost === 0 || seq < t.from) t.from = seq;
@@ -237,8 +227,8 @@ function applyLoss(r: Uint8Array, tally: Tally | undefined, out: number[]): Tall
     out.push(seq);
     p += 5 + r[p + 4];
   }
-  t.t = get32(r, 2);
-  t.m = get32(r, 6) * 1000;
+  t.t = getU32be(r, 2);
+  t.m = getU32be(r, 6) * 1000;
   return t;
 }
 
@@ -247,7 +237,7 @@ function dropRecord(seqs: number[], tally: Tally | undefined): Uint8Array {
   const r = new Uint8Array(2 + 4 * seqs.length + j.length);
   r[0] = REC_DROP;
   r[1] = seqs.length;
-  for (let i = 0; i < seqs.length; i++) put32(r, 2 + 4 * i, seqs[i]);
+  for (let i = 0; i < seqs.length; i++) putU32be(r, 2 + 4 * i, seqs[i]);
   r.set(j, 2 + 4 * seqs.length);
   return r;
 }
@@ -300,12 +290,12 @@ export class Outbox {
     for (let i = 0; i < recs.length; i++) {
       const r = recs[i];
       if ((r.length === 9 || r.length === 13) && r[0] === H) {
-        epoch = get32(r, 1);
-        const a = get32(r, 5);
+        epoch = getU32be(r, 1);
+        const a = getU32be(r, 5);
         if (a > this.acked) this.acked = a;
-        if (r.length === 13 && get32(r, 9) > next) next = get32(r, 9);
+        if (r.length === 13 && getU32be(r, 9) > next) next = getU32be(r, 9);
       } else if (r.length > 5 && (r[0] === REC_EVENT || (r[0] === REC_SHORT && epoch >= 0))) {
-        const seq = get32(r, 1);
+        const seq = getU32be(r, 1);
         let payload = r.slice(5);
         if (r[0] === REC_SHORT) {
           const head = payloadHead(epoch, seq);
@@ -322,7 +312,7 @@ export class Outbox {
         if (seq >= next) next = seq + 1;
       } else if (r.length >= 2 && r[0] === REC_DROP && r.length >= 2 + 4 * r[1]) {
         const gone: number[] = [];
-        for (let k = 0; k < r[1]; k++) gone.push(get32(r, 2 + 4 * k));
+        for (let k = 0; k < r[1]; k++) gone.push(getU32be(r, 2 + 4 * k));
         this.items = this.items.filter(function (it) {
           return gone.indexOf(it.seq) < 0;
         });
@@ -348,7 +338,7 @@ export class Outbox {
     });
     if (epoch < 0) {
       const b = options.random.bytes(4);
-      epoch = get32(b, 0);
+      epoch = getU32be(b, 0);
       options.log.rewrite([header(epoch, this.acked, this.next)]);
     }
     this.epoch = epoch;
