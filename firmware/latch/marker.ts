@@ -62,6 +62,19 @@ export function decodeMarker(b: Uint8Array): { ok: boolean; m?: DriveMarker } {
 }
 
 /**
+ * The newest intact marker among recs. A function of its own: Espruino
+ * keeps a function's whole scope alive with any closure made in it, and the
+ * store's closures below would otherwise hold every replayed record.
+ */
+function lastMarker(recs: Uint8Array[]): DriveMarker | undefined {
+  for (let i = recs.length - 1; i >= 0; i--) {
+    const r = decodeMarker(recs[i]);
+    if (r.ok) return r.m;
+  }
+  return undefined;
+}
+
+/**
  * The marker in its own small journal: each change appends one 3-byte
  * record, the newest intact record wins at boot. When the journal is full
  * it is rewritten to the current marker alone (the journal commits the new
@@ -71,15 +84,7 @@ export function decodeMarker(b: Uint8Array): { ok: boolean; m?: DriveMarker } {
  */
 export function journalMarker(o: { flash: Flash; crc32: (data: Uint8Array) => number; prefix?: string }): MarkerStore {
   const j = new Journal({ flash: o.flash, crc32: o.crc32, prefix: o.prefix === undefined ? MARKER_JOURNAL.prefix : o.prefix, segmentBytes: MARKER_JOURNAL.segmentBytes, maxSegments: MARKER_JOURNAL.maxSegments });
-  let held: DriveMarker | undefined;
-  const recs = j.records();
-  for (let i = recs.length - 1; i >= 0; i--) {
-    const r = decodeMarker(recs[i]);
-    if (r.ok) {
-      held = r.m;
-      break;
-    }
-  }
+  let held = lastMarker(j.records());
   return {
     read: function () {
       return held ? { dir: held.dir, n: held.n } : undefined;

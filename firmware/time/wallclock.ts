@@ -98,14 +98,7 @@ export class WallClock {
     if (!options || !options.clock || !options.log) throw new Error("time_options");
     this.o = options;
     this.maxBack = options.maxBackS === undefined ? 300 : options.maxBackS;
-    const recs = options.log.records();
-    for (let i = 0; i < recs.length; i++) {
-      const r = recs[i];
-      if (r.length === 4) {
-        const v = getU32be(r, 0);
-        if (v > this.floor) this.floor = v;
-      } else if (r.length === 5 && r[0] === CANDIDATE) this.earlier = getU32be(r, 1);
-    }
+    this.replay(options.log.records());
     const rtc = options.clock.wall();
     this.written = this.earlier;
     const trust = options.trustRtcS === undefined ? 2 * 86400 : options.trustRtcS;
@@ -117,6 +110,22 @@ export class WallClock {
       if (this.confirmed) this.persist(t);
       else this.remember(t);
     });
+  }
+
+  /**
+   * Its own method, not the constructor's loop: Espruino keeps the whole
+   * scope of a function alive for as long as a closure made in it lives
+   * (the constructor's timer), and the records replayed at boot (one an
+   * hour) would stay in RAM with it.
+   */
+  private replay(recs: Uint8Array[]): void {
+    for (let i = 0; i < recs.length; i++) {
+      const r = recs[i];
+      if (r.length === 4) {
+        const v = getU32be(r, 0);
+        if (v > this.floor) this.floor = v;
+      } else if (r.length === 5 && r[0] === CANDIDATE) this.earlier = getU32be(r, 1);
+    }
   }
 
   state(): TimeState {
