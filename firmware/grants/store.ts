@@ -186,11 +186,7 @@ export class GrantStore implements GrantState {
       if (this.stale(this.revG, now)) this.compact(now);
       if (this.nRevG >= MAX_GRANT_REVOCATIONS && !this.fold(until)) return "store_full";
     }
-    var r = new Uint8Array(13);
-    r[0] = 2;
-    putHex(r, 1, grantId);
-    putU32be(r, 9, until);
-    return this.persist(r, now, grantId) ? undefined : "store_full";
+    return this.persist(idRecord(2, grantId, -1, until), now, grantId) ? undefined : "store_full";
   }
 
   /**
@@ -213,22 +209,13 @@ export class GrantStore implements GrantState {
       if (this.stale(this.uses, now)) this.compact(now);
       if (this.nUses >= MAX_USE_COUNTERS) return "counters_full";
     }
-    var r = new Uint8Array(14);
-    r[0] = 4;
-    putHex(r, 1, grantId);
-    r[9] = n;
-    putU32be(r, 10, expires);
-    return this.persist(r, now, grantId) ? undefined : "store_full";
+    return this.persist(idRecord(4, grantId, n, expires), now, grantId) ? undefined : "store_full";
   }
 
   /** Gives back the use recorded as the n+1th when the box did not open after all. */
   refundUse(grantId: string, n: number, now?: number): string | undefined {
     if (!isHex16(grantId) || !(n >= 0 && n <= 254) || this.usesOf(grantId) !== n + 1) return "use_invalid";
-    var r = new Uint8Array(10);
-    r[0] = 6;
-    putHex(r, 1, grantId);
-    r[9] = n;
-    return this.persist(r, now, grantId) ? undefined : "store_full";
+    return this.persist(idRecord(6, grantId, n), now, grantId) ? undefined : "store_full";
   }
 
   /** The use spent for a motor cycle not known to have opened the box, if any. */
@@ -240,11 +227,7 @@ export class GrantStore implements GrantState {
   settleUse(grantId: string, n: number, now?: number): string | undefined {
     if (!isHex16(grantId) || !(n >= 1 && n <= 255)) return "use_invalid";
     if (!this.pend || this.pend.gid !== grantId || this.pend.n !== n) return undefined;
-    var r = new Uint8Array(10);
-    r[0] = 7;
-    putHex(r, 1, grantId);
-    r[9] = n;
-    return this.persist(r, now, grantId) ? undefined : "store_full";
+    return this.persist(idRecord(7, grantId, n), now, grantId) ? undefined : "store_full";
   }
 
   /**
@@ -262,11 +245,7 @@ export class GrantStore implements GrantState {
     var nRevG = 0;
     for (id in this.revG) {
       if (!this.revG.hasOwnProperty(id) || this.revG[id] < cut) continue;
-      var r = new Uint8Array(13);
-      r[0] = 2;
-      putHex(r, 1, id);
-      putU32be(r, 9, this.revG[id]);
-      recs.push(r);
+      recs.push(idRecord(2, id, -1, this.revG[id]));
       revG[id] = this.revG[id];
       nRevG++;
     }
@@ -275,24 +254,13 @@ export class GrantStore implements GrantState {
     var pend = this.pend;
     for (id in this.uses) {
       if (!this.uses.hasOwnProperty(id) || this.uses[id].exp < cut) continue;
-      var u = new Uint8Array(14);
-      u[0] = 8;
-      putHex(u, 1, id);
-      u[9] = this.uses[id].n;
-      putU32be(u, 10, this.uses[id].exp);
-      recs.push(u);
+      recs.push(idRecord(8, id, this.uses[id].n, this.uses[id].exp));
       uses[id] = this.uses[id];
       nUses++;
     }
     // the pending use stays pending: its USE comes last
-    if (pend && uses.hasOwnProperty(pend.gid) && uses[pend.gid].n === pend.n) {
-      var pu = new Uint8Array(14);
-      pu[0] = 4;
-      putHex(pu, 1, pend.gid);
-      pu[9] = pend.n;
-      putU32be(pu, 10, uses[pend.gid].exp);
-      recs.push(pu);
-    } else pend = undefined;
+    if (pend && uses.hasOwnProperty(pend.gid) && uses[pend.gid].n === pend.n) recs.push(idRecord(4, pend.gid, pend.n, uses[pend.gid].exp));
+    else pend = undefined;
     if (!this.j.rewrite(recs)) return false;
     this.pend = pend;
     this.wm = wm;
@@ -501,6 +469,21 @@ function sameKey(a: Uint8Array, b: Uint8Array): boolean {
 function keyOf(keys: IssuerKey[], id: number): Uint8Array | undefined {
   for (var i = 0; i < keys.length; i++) if (keys[i].id === id) return keys[i].publicKey;
   return undefined;
+}
+
+/**
+ * A record about one grant id (see the format above): the kind, the id's 8
+ * bytes, then a use count when n >= 0 (USE, BACK, DONE, KEPT) and a u32 (a
+ * use's expiry, a revocation's until) when t is given.
+ */
+function idRecord(kind: number, gid: string, n: number, t?: number): Uint8Array {
+  var at = n >= 0 ? 10 : 9;
+  var r = new Uint8Array(t === undefined ? at : at + 4);
+  r[0] = kind;
+  putHex(r, 1, gid);
+  if (n >= 0) r[9] = n;
+  if (t !== undefined) putU32be(r, at, t);
+  return r;
 }
 
 function wmRecord(t: number): Uint8Array {

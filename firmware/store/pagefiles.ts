@@ -196,9 +196,7 @@ export class PageFiles implements Flash {
   private inspect(addr: number): Slot {
     var h = this.o.area.read(addr, HEAD);
     var s: Slot = { addr: addr, count: -1, name: "", size: 0 };
-    var blank = true;
-    for (var k = 0; k < HEAD && blank; k++) blank = h[k] === 0xff;
-    if (!blank) s.count = TORN;
+    if (!this.o.area.blank(addr, HEAD)) s.count = TORN;
     for (var i = 0; i < 4; i++) if (h[i] !== MAGIC[i]) return s;
     if (h[11] !== 1 || getU32le(h, 40) !== this.o.crc32(h.subarray(0, 40))) return s;
     s.count = getU32le(h, 4);

@@ -1,5 +1,6 @@
 import { utf8Encode } from "../mqtt/codec";
-import { isHex16 } from "../grants/codec";
+import { hexOf, isHex16, putHex } from "../grants/codec";
+import { getU32be, putU32be } from "../store/bytes";
 import { TimeState } from "../time/wallclock";
 import { RecordLog } from "./outbox";
 
@@ -201,9 +202,7 @@ export class CommandGuard {
     for (let i = 0; i < recs.length; i++) {
       const r = recs[i];
       if (r.length !== 12) continue;
-      let id = "";
-      for (let k = 0; k < 8; k++) id += (r[k] < 16 ? "0" : "") + r[k].toString(16);
-      this.seen.push({ id: id, expiry: ((r[8] << 24) >>> 0) + (r[9] << 16) + (r[10] << 8) + r[11] });
+      this.seen.push({ id: hexOf(r, 0, 8), expiry: getU32be(r, 8) });
     }
   }
 
@@ -260,10 +259,7 @@ export class CommandGuard {
 
 function idRecord(id: string, expiry: number): Uint8Array {
   const r = new Uint8Array(12);
-  for (let i = 0; i < 8; i++) r[i] = parseInt(id.substr(i * 2, 2), 16);
-  r[8] = (expiry >>> 24) & 255;
-  r[9] = (expiry >>> 16) & 255;
-  r[10] = (expiry >>> 8) & 255;
-  r[11] = expiry & 255;
+  putHex(r, 0, id);
+  putU32be(r, 8, expiry);
   return r;
 }
