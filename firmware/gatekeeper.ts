@@ -29,7 +29,7 @@ export interface GatekeeperOptions {
   clock?: Clock;
 }
 
-/** Longest the events wait for the motor to start (it starts on the next tick unless the latch is cooling down). */
+/** Longest the events wait for the motor to start (it starts in the same call unless the latch is cooling down). */
 const HOLD_MAX_MS = 20;
 
 /** What screen() says a request will cost (the radio's names, firmware/ble/service.ts). */
@@ -155,10 +155,8 @@ export class Gatekeeper {
       else answer(GRANTED);
       return undefined;
     };
-    const src = a.channel + ":" + a.grantId;
-    const refused = kind === "unlock" ? o.latch.unlock(src, commit) : o.latch.lock(src, commit);
-    if (refused) return answer(refused);
     const goal = kind === "unlock" ? "open" : "locked";
+    // Subscribed before the command: with no cool-down due, the latch starts (or ends) the cycle before it returns.
     sub = o.latch.onState(function (state, why) {
       if (state === "unlocking" || state === "locking") return;
       if (sub) sub.cancel();
@@ -168,5 +166,11 @@ export class Gatekeeper {
       if (kind === "unlock" && state !== goal && (state === "locked" || why === "jam")) o.access.refund(a, why);
       else o.access.opened(a);
     });
+    const src = a.channel + ":" + a.grantId;
+    const refused = kind === "unlock" ? o.latch.unlock(src, commit) : o.latch.lock(src, commit);
+    if (!refused) return;
+    if (sub) sub.cancel();
+    sub = undefined;
+    answer(refused);
   }
 }

@@ -20,15 +20,9 @@ type Verify = (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => boolean;
  */
 export class PreVerifier {
   private trusted: Array<{ id: number; pk: Uint8Array | undefined }>;
+  /** bytesKey(public key) -> id, of the trusted keys not revoked (the decision's verify() names a key by its bytes). */
+  private idOf: { [pk: string]: number } = {};
   private readonly sub: Handle;
-  /**
-   * The signature (its bytesKey) of the grant that knows() last found not
-   * verified before: the decision asks verify() about the same grant right
-   * after, and the cache's answer cannot have changed in between. A match
-   * only ever leads to a verification, never past one, so it needs no more
-   * than the signature.
-   */
-  private missed = "";
 
   constructor(
     private readonly o: {
@@ -45,7 +39,10 @@ export class PreVerifier {
     this.sub = o.events.on((e) => {
       if (e.type !== "grants" || !e.d) return;
       if (e.reason === "revoked_grant") o.cache.forgetGrant(String(e.d.g));
-      if (e.reason === "revoked_key") o.cache.forgetKey(Number(e.d.k));
+      if (e.reason === "revoked_key") {
+        o.cache.forgetKey(Number(e.d.k));
+        this.trusted = this.keys();
+      }
       if (e.reason === "keys") {
         // a key id that went away or now names other bytes: its entries go
         for (let i = 0; i < this.trusted.length; i++) {
@@ -66,9 +63,8 @@ export class PreVerifier {
    */
   verify(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): boolean {
     const kid = this.keyIdOf(pk);
-    const missed = this.missed !== "" && bytesKey(sig) === this.missed;
-    this.missed = "";
-    if (kid !== undefined && !missed && this.o.cache.has(joined(pk, msg, sig), kid)) return true;
+    // the signature's end rules a never-seen grant out without a hash (it is on its way to the motor)
+    if (kid !== undefined && this.o.cache.mayHave(sig, kid) && this.o.cache.has(joined(pk, msg, sig), kid)) return true;
     const ok = this.o.verify(sig, msg, pk);
     const self = this;
     // Remembering costs a journal write: not before the motor starts (events.later waits for the gatekeeper's hold).
@@ -84,11 +80,9 @@ export class PreVerifier {
     const d = decodeGrant(bytes);
     if (!d.ok) return false;
     const g = d.grant;
+    if (!this.o.cache.mayHave(g.signature, g.keyId)) return false;
     const pk = this.o.issuerKey(g.keyId);
-    if (!pk) return false;
-    if (this.o.cache.has(joined(pk, g.signed, g.signature), g.keyId)) return true;
-    this.missed = bytesKey(g.signature);
-    return false;
+    return !!pk && this.o.cache.has(joined(pk, g.signed, g.signature), g.keyId);
   }
 
   /** Remembers a grant whose signature just verified (not a holder proof: those are per challenge). */
@@ -117,20 +111,22 @@ export class PreVerifier {
     this.o.cache.close();
   }
 
+  /** The trusted keys as they are now; idOf follows. */
   private keys(): Array<{ id: number; pk: Uint8Array | undefined }> {
     const ids = this.o.keyIds();
     const out: Array<{ id: number; pk: Uint8Array | undefined }> = [];
-    for (let i = 0; i < ids.length; i++) out.push({ id: ids[i], pk: this.o.issuerKey(ids[i]) });
+    this.idOf = {};
+    for (let i = 0; i < ids.length; i++) {
+      const pk = this.o.issuerKey(ids[i]);
+      out.push({ id: ids[i], pk: pk });
+      if (pk) this.idOf[bytesKey(pk)] = ids[i];
+    }
     return out;
   }
 
   private keyIdOf(pk: Uint8Array): number | undefined {
-    const ids = this.o.keyIds();
-    for (let i = 0; i < ids.length; i++) {
-      const k = this.o.issuerKey(ids[i]);
-      if (k && sameBytes(k, pk)) return ids[i];
-    }
-    return undefined;
+    const k = bytesKey(pk);
+    return this.idOf.hasOwnProperty(k) ? this.idOf[k] : undefined;
   }
 }
 

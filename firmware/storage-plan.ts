@@ -98,7 +98,7 @@ export const CACHE_MAX_ID = 64;
 /** The verified cache's journal for a capacity: room for a full rewrite plus as many changes again before compaction. */
 export function cacheJournal(capacity: number, prefix?: string): JournalPlan {
   const seg = SEGMENT_BYTES;
-  return { prefix: prefix || "vc", segmentBytes: seg, maxSegments: Math.max(1, Math.ceil((capacity * (42 + CACHE_MAX_ID) * 2) / (seg - 40))) };
+  return { prefix: prefix || "vc", segmentBytes: seg, maxSegments: Math.max(1, Math.ceil((capacity * (54 + CACHE_MAX_ID) * 2) / (seg - 40))) };
 }
 
 /**

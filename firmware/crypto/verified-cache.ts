@@ -1,7 +1,7 @@
 import { cacheJournal, CACHE_MAX_ID } from "../storage-plan";
 import { Flash } from "../../hal";
 import { Crc32 } from "../store/crc32";
-import { getU32le, isBytes, putU32le } from "../store/bytes";
+import { bytesKey, getU32le, isBytes, putU32le } from "../store/bytes";
 import { Journal } from "../store/journal";
 import { sha512 } from "./sha512";
 
@@ -16,12 +16,20 @@ import { sha512 } from "./sha512";
  * when their key is rotated or revoked (by key id), when they expire, and
  * oldest-first when the cache is full.
  *
+ * A grant never seen costs no hash: entries are found by their key id and
+ * the last 12 bytes of what was verified (the signature's end, for a
+ * grant), and only an entry found so is confirmed by the digest of all of
+ * it.
+ *
  * Record byte format (one journal record each, replayed in order):
- *   kind 1, remember: 0 kind | 1..4 key id u32 LE | 5..8 not-after u32 LE
- *     (seconds) | 9..40 digest (32 bytes) | 41 n | 42.. grant id, n bytes
- *     (one byte per character, codes 0..255)
+ *   kind 4, remember: 0 kind | 1..4 key id u32 LE | 5..8 not-after u32 LE
+ *     (seconds) | 9..40 digest (32 bytes) | 41..52 the grant bytes' last
+ *     12 | 53 n | 54.. grant id, n bytes (one byte per character, 0..255)
  *   kind 2, forget grant: 0 kind | 1 n | 2.. grant id, n bytes
  *   kind 3, forget key: 0 kind | 1..4 key id u32 LE
+ *   kind 1 (before the last 12 bytes were kept) is the same without bytes
+ *     41..52: it cannot be found by them, so it is skipped, and its grant is
+ *     verified once more when it comes.
  * The digest is the first 32 bytes of hash(key id u32 LE || grant bytes);
  * hash defaults to SHA-512. A record that does not parse is skipped.
  */
@@ -40,11 +48,14 @@ export interface VerifiedCacheOptions {
 interface Entry {
   k: number;
   t: number;
+  /** The digest, and the grant bytes' last TAIL (the entry's key in the index). */
   d: Uint8Array;
+  e: Uint8Array;
   g: string;
 }
 
-const ADD = 1;
+const ADD = 4;
+const TAIL = 12;
 const DROP_GRANT = 2;
 const DROP_KEY = 3;
 const MAX_ID = CACHE_MAX_ID;
@@ -79,13 +90,24 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
   return d === 0;
 }
 
+/** The last TAIL bytes of what was verified. */
+function tailOf(grant: Uint8Array): Uint8Array {
+  return grant.subarray(grant.length - TAIL);
+}
+
+/** An entry's key in the index: its key id and its last TAIL bytes. */
+function indexKey(keyId: number, tail: Uint8Array): string {
+  return keyId + " " + bytesKey(tail);
+}
+
 function addRecord(e: Entry): Uint8Array {
-  const r = new Uint8Array(42 + e.g.length);
+  const r = new Uint8Array(54 + e.g.length);
   r[0] = ADD;
   putU32le(r, 1, e.k);
   putU32le(r, 5, e.t);
   r.set(e.d, 9);
-  putId(r, 41, e.g);
+  r.set(e.e, 41);
+  putId(r, 53, e.g);
   return r;
 }
 
@@ -93,8 +115,14 @@ export class VerifiedCache {
   private readonly cap: number;
   private readonly hash: (data: Uint8Array) => Uint8Array;
   private readonly j: Journal | undefined;
-  /** Oldest first. */
-  private list: Entry[] = [];
+  /**
+   * indexKey(key id, tail) -> entry, oldest first (an object keeps its keys in the
+   * order they were added, in Espruino as in ES5 engines for keys that are
+   * not array indices, which these never are): a grant on its way to the
+   * motor is looked up at once, however full the cache.
+   */
+  private index: { [key: string]: Entry } = {};
+  private n = 0;
   private closed = false;
 
   constructor(options: VerifiedCacheOptions) {
@@ -114,9 +142,9 @@ export class VerifiedCache {
   private replay(recs: Uint8Array[]): void {
     for (let i = 0; i < recs.length; i++) {
       const r = recs[i];
-      if (r.length >= 43 && r[0] === ADD) {
-        const g = getId(r, 41);
-        if (g !== undefined) this.put({ k: getU32le(r, 1), t: getU32le(r, 5), d: r.slice(9, 41), g: g });
+      if (r.length >= 55 && r[0] === ADD) {
+        const g = getId(r, 53);
+        if (g !== undefined) this.put({ k: getU32le(r, 1), t: getU32le(r, 5), d: r.slice(9, 41), e: r.slice(41, 53), g: g });
       } else if (r.length >= 3 && r[0] === DROP_GRANT) {
         const g = getId(r, 1);
         if (g !== undefined) this.drop("g", g);
@@ -128,27 +156,35 @@ export class VerifiedCache {
     const b = new Uint8Array(4 + grant.length);
     putU32le(b, 0, keyId);
     b.set(grant, 4);
-    const h = this.hash(b);
-    return h.slice(0, 32);
+    return new Uint8Array(this.hash(b).subarray(0, 32));
   }
 
+  /** Adds e as the newest entry; one with the same key goes (the same grant, or, rarely, one that is then verified again when it comes). */
   private put(e: Entry): void {
-    for (let i = 0; i < this.list.length; i++) {
-      if (same(this.list[i].d, e.d) && this.list[i].k === e.k) {
-        this.list.splice(i, 1);
-        break;
-      }
+    const key = indexKey(e.k, e.e);
+    if (this.index.hasOwnProperty(key)) delete this.index[key];
+    else this.n++;
+    this.index[key] = e;
+    for (const old in this.index) {
+      if (this.n <= this.cap) break;
+      delete this.index[old];
+      this.n--;
     }
-    this.list.push(e);
-    while (this.list.length > this.cap) this.list.shift();
   }
 
+  /** Forgets every entry whose field is v; how many went. */
   private drop(field: "g" | "k", v: string | number): number {
-    const keep: Entry[] = [];
-    for (let i = 0; i < this.list.length; i++) if (this.list[i][field] !== v) keep.push(this.list[i]);
-    const n = this.list.length - keep.length;
-    this.list = keep;
-    return n;
+    return this.keep(function (e) {
+      return e[field] !== v;
+    });
+  }
+
+  private keep(test: (e: Entry) => boolean): number {
+    const gone: string[] = [];
+    for (const key in this.index) if (!test(this.index[key])) gone.push(key);
+    for (let i = 0; i < gone.length; i++) delete this.index[gone[i]];
+    this.n -= gone.length;
+    return gone.length;
   }
 
   /** Durably appends, compacting the journal to the live entries when it is full. */
@@ -156,7 +192,7 @@ export class VerifiedCache {
     if (!this.j) return true;
     if (this.j.append(rec)) return true;
     const recs: Uint8Array[] = [];
-    for (let i = 0; i < this.list.length; i++) recs.push(addRecord(this.list[i]));
+    for (const key in this.index) recs.push(addRecord(this.index[key]));
     return this.j.rewrite(recs);
   }
 
@@ -166,8 +202,8 @@ export class VerifiedCache {
    * journal refuses the write.
    */
   remember(grant: Uint8Array, grantId: string, keyId: number, notAfter: number): boolean {
-    if (this.closed || !isBytes(grant) || !isId(grantId) || !isU32(keyId) || !isU32(notAfter)) return false;
-    const e: Entry = { k: keyId, t: notAfter, d: this.digest(keyId, grant), g: grantId };
+    if (this.closed || !isBytes(grant) || grant.length < TAIL || !isId(grantId) || !isU32(keyId) || !isU32(notAfter)) return false;
+    const e: Entry = { k: keyId, t: notAfter, d: this.digest(keyId, grant), e: new Uint8Array(tailOf(grant)), g: grantId };
     this.put(e);
     // put() applied it already; the rewrite path inside log() persists the same state.
     if (this.log(addRecord(e))) return true;
@@ -175,16 +211,20 @@ export class VerifiedCache {
     return false;
   }
 
+  /**
+   * Whether an entry under keyId ends with the same last 12 bytes as end (a
+   * grant's signature, or the bytes verified): false means has() is false
+   * too, found without a hash; true means only has() can tell.
+   */
+  mayHave(end: Uint8Array, keyId: number): boolean {
+    return !this.closed && isBytes(end) && end.length >= TAIL && this.index.hasOwnProperty(indexKey(keyId, tailOf(end)));
+  }
+
   /** True when exactly these bytes were verified under keyId and not invalidated since. */
   has(grant: Uint8Array, keyId: number): boolean {
-    if (this.closed || !isBytes(grant) || !isU32(keyId)) return false;
-    const d = this.digest(keyId, grant);
-    // The first byte rules out almost every other entry before the whole digest is compared (a grant waits on this).
-    for (let i = 0; i < this.list.length; i++) {
-      const e = this.list[i];
-      if (e.k === keyId && e.d[0] === d[0] && same(e.d, d)) return true;
-    }
-    return false;
+    if (this.closed || !isBytes(grant) || grant.length < TAIL || !isU32(keyId)) return false;
+    const key = indexKey(keyId, tailOf(grant));
+    return this.index.hasOwnProperty(key) && same(this.index[key].d, this.digest(keyId, grant));
   }
 
   /** Revocation of a grant: forgets every entry with this grant id. */
@@ -215,14 +255,14 @@ export class VerifiedCache {
    */
   prune(now: number): boolean {
     if (this.closed || !isU32(now)) return false;
-    const keep: Entry[] = [];
-    for (let i = 0; i < this.list.length; i++) if (this.list[i].t >= now) keep.push(this.list[i]);
-    this.list = keep;
+    this.keep(function (e) {
+      return e.t >= now;
+    });
     return true;
   }
 
   size(): number {
-    return this.list.length;
+    return this.n;
   }
 
   close(): void {

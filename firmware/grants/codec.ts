@@ -76,7 +76,12 @@ export function isHex16(s: string): boolean {
 }
 
 export function isGrantId(s: string): boolean {
-  return isHex16(s) && s !== "0000000000000000";
+  return isHex16(s) && !isZeroId(s);
+}
+
+/** The all-zero id, which no grant has. */
+function isZeroId(s: string): boolean {
+  return s === "0000000000000000";
 }
 
 function isInt(v: number, lo: number, hi: number): boolean {
@@ -207,8 +212,12 @@ function decodeFresh(b: Uint8Array): DecodeResult {
   if (b.length !== end + 64) return bad("grant_length");
   var boxId = String.fromCharCode.apply(null, b.subarray(2, 2 + n) as unknown as number[]);
   if (!isBoxId(boxId)) return bad("grant_box_id");
-  var grantId = hexOf(b, 2 + n, 10 + n);
-  if (!isGrantId(grantId)) return bad("grant_grant_id");
+  // eight bytes as sixteen lowercase hex digits, hex by construction: only the all-zero id is left to refuse
+  var p = 2 + n;
+  var grantId =
+    (0x100000000 + (((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0)).toString(16).substr(1) +
+    (0x100000000 + (((b[p + 4] << 24) | (b[p + 5] << 16) | (b[p + 6] << 8) | b[p + 7]) >>> 0)).toString(16).substr(1);
+  if (isZeroId(grantId)) return bad("grant_grant_id");
   var keyId = (b[10 + n] << 8) | b[11 + n];
   if (keyId === 0) return bad("grant_key_id");
   var notBefore = getU32be(b, 12 + n);

@@ -3,7 +3,7 @@ import { getU32be, isBytes, isList, putU32be } from "../store/bytes";
 import { Flash } from "../../hal";
 import { Journal } from "../store/journal";
 import { Crc32 } from "../store/crc32";
-import { hexOf, isHex16, putHex } from "./codec";
+import { hexOf, isGrantId, isHex16, putHex } from "./codec";
 import { GrantState } from "./decide";
 import { keyIsSane } from "../crypto/keycheck";
 
@@ -178,7 +178,7 @@ export class GrantStore implements GrantState {
 
   /** Revokes a grant id until a time (its not-after). */
   revokeGrant(grantId: string, until: number, now?: number): string | undefined {
-    if (!isHex16(grantId) || !(until >= 0 && until <= 0xffffffff)) return "revocation_invalid";
+    if (!isGrantId(grantId) || !(until >= 0 && until <= 0xffffffff)) return "revocation_invalid";
     until = Math.floor(until);
     if (this.revG.hasOwnProperty(grantId) && this.revG[grantId] >= until) return undefined;
     if (until <= this.wm) return undefined;

@@ -145,11 +145,14 @@ export class LatchController {
 
   /**
    * Starts an unlock (undefined) or says why not: booting, low_battery, busy,
-   * already_open, fault, store_error, closed. commit, when given, runs once,
-   * right before the motor first starts in this cycle (after the cool-down
-   * and the battery and marker checks): an error code from it ends the
-   * cycle with that code and the motor never moves. A cycle that ends
-   * before commit ran never moved the bolt.
+   * already_open, fault, closed. commit, when given, runs once, right
+   * before the motor first starts in this cycle (after the cool-down and
+   * the battery and marker checks): an error code from it ends the cycle
+   * with that code and the motor never moves. A cycle that ends before
+   * commit ran never moved the bolt. When no cool-down is due the attempt
+   * starts before this returns, so the motor may already run, or the
+   * cycle already have ended (store_error, low_battery, commit's code):
+   * subscribe with onState first to hear how it ends.
    */
   unlock(source: string, commit?: () => string | undefined): string | undefined {
     const src = String(source || "");
@@ -172,8 +175,8 @@ export class LatchController {
     if (this.closed) code = "closed";
     if (code) return this.refuse("unlock", code, src);
     this.keys.begin(src);
-    this.startCycle("open", src, "command");
     this.commit = commit;
+    this.startCycle("open", src, "command");
     return undefined;
   }
 
@@ -196,8 +199,8 @@ export class LatchController {
     if (this.closed) code = "closed";
     if (code) return this.refuse("lock", code, src);
     if (this.st === "fault") this.interrupted = 0;
-    this.startCycle("close", src, "command");
     this.commit = commit;
+    this.startCycle("close", src, "command");
     return undefined;
   }
 
@@ -348,11 +351,17 @@ export class LatchController {
     this.waitThenGo();
   }
 
-  /** Every start waits out the cool-down since the last stop: no back-to-back drives, no reversal without rest. */
+  /**
+   * Every start waits out the cool-down since the last stop: no back-to-back
+   * drives, no reversal without rest. With none left to wait, the attempt
+   * starts in this same call: a driver's grant reaches the motor without a
+   * turn of the event loop (on the board, milliseconds).
+   */
   private waitThenGo(): void {
     this.phase = "wait";
-    const delay = Math.max(0, this.motor.stoppedAt + this.c.cooldownMs - this.o.clock.monotonic());
+    const delay = this.motor.stoppedAt + this.c.cooldownMs - this.o.clock.monotonic();
     this.cancelTimer();
+    if (delay <= 0) return this.input("go");
     this.timer = this.o.clock.after(delay, () => {
       this.timer = undefined;
       this.input("go");

@@ -2,6 +2,8 @@ import fc from "fast-check";
 import { VerifiedCache } from "../../firmware/crypto/verified-cache";
 import { crc32, simAccel } from "../../sim/hw/system";
 import { SimFlash } from "../../sim/hw/flash";
+import { Journal } from "../../firmware/store/journal";
+import { cacheJournal } from "../../firmware/storage-plan";
 
 const hash256 = simAccel().sha256!;
 
@@ -30,6 +32,58 @@ describe("VerifiedCache", () => {
     c.close();
     c.close();
     expect(c.has(g, 7)).toBe(false);
+  });
+
+  test("a grant never seen costs no hash; one that ends like a remembered one is told apart by its digest, and the newer replaces the older", () => {
+    let hashes = 0;
+    const counting = (b: Uint8Array) => (hashes++, hash256(b));
+    const c = new VerifiedCache({ capacity: 8, flash: new SimFlash(), crc32, hash: counting });
+    expect(c.remember(grant(1), "g1", 1, 1000)).toBe(true);
+    hashes = 0;
+    expect(c.mayHave(grant(2), 1)).toBe(false);
+    expect(c.has(grant(2), 1)).toBe(false);
+    expect(hashes).toBe(0);
+    // the same last 12 bytes (where a grant's signature ends), another beginning
+    const twin = grant(1);
+    twin[0] ^= 0xff;
+    expect(c.mayHave(twin, 1)).toBe(true);
+    expect(c.has(twin, 1)).toBe(false);
+    expect(hashes).toBe(1);
+    expect(c.has(grant(1), 1)).toBe(true);
+    expect(c.remember(twin, "g2", 1, 1000)).toBe(true);
+    expect(c.has(twin, 1)).toBe(true);
+    expect(c.has(grant(1), 1)).toBe(false);
+    expect(c.size()).toBe(1);
+    expect(c.has(grant(1).subarray(0, 11), 1)).toBe(false);
+    expect(c.remember(grant(1).subarray(0, 11), "g3", 1, 1000)).toBe(false);
+  });
+
+  test("records of the format before the last 12 bytes were kept are skipped: their grants are verified once more", () => {
+    const flash = new SimFlash();
+    const plan = cacheJournal(8);
+    const j = new Journal({ flash, prefix: plan.prefix, segmentBytes: plan.segmentBytes, maxSegments: plan.maxSegments, crc32 });
+    const old = new Uint8Array(42 + 2);
+    old[0] = 1;
+    old[1] = 1;
+    old.set(hash256(new Uint8Array([1, 0, 0, 0, ...grant(1)])).subarray(0, 32), 9);
+    old[41] = 2;
+    old[42] = "g".charCodeAt(0);
+    old[43] = "1".charCodeAt(0);
+    expect(j.append(old)).toBe(true);
+    j.close();
+    const c = open(flash);
+    expect(c.size()).toBe(0);
+    expect(c.has(grant(1), 1)).toBe(false);
+    expect(c.remember(grant(1), "g1", 1, 1000)).toBe(true);
+    c.close();
+    expect(open(flash).has(grant(1), 1)).toBe(true);
+  });
+
+  test("a full cache answers for its newest 64 grants and has forgotten the oldest", () => {
+    const c = new VerifiedCache({ capacity: 64, hash: hash256 });
+    for (let i = 0; i < 70; i++) expect(c.remember(grant(i), "g" + i, 1, 1000)).toBe(true);
+    expect(c.size()).toBe(64);
+    for (let i = 0; i < 70; i++) expect(c.has(grant(i), 1)).toBe(i >= 6);
   });
 
   test("survives a reboot through the journal", () => {

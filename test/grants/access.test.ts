@@ -212,6 +212,8 @@ describe("pruning between rewrites", () => {
     const s = new GrantStore({ flash, crc32, segmentBytes: 4032, maxSegments: 2 });
     for (let i = 0; i < 10; i++) expect(s.recordUse((0x100 + i).toString(16).padStart(16, "0"), 1, T0 + i * 86400)).toBeUndefined();
     expect(s.revokeGrant("00000000000000ff", T0)).toBeUndefined();
+    // no grant has the all-zero id (the codec refuses it): there is nothing to revoke
+    expect(s.revokeGrant("0000000000000000", T0)).toBe("revocation_invalid");
     const written = flash.programmed;
     // a week on: counts and revocations more than two days past their time go
     const now = T0 + 7 * 86400;

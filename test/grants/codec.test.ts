@@ -79,6 +79,15 @@ describe("grant codec", () => {
     expect(set(22 + n, 1)).toBe("grant_length");
     expect(reason(Uint8Array.from([...g, 0]))).toBe("grant_length");
     expect(reason(new Uint8Array(1000))).toBe("grant_length");
+    const id = (bytes: number[]) => {
+      const c = g.slice();
+      c.set(bytes, 2 + n);
+      const d = decodeGrant(c);
+      return d.ok ? d.grant.grantId : d.reason;
+    };
+    expect(id([0, 0, 0, 0, 0, 0, 0, 0])).toBe("grant_grant_id");
+    expect(id([0, 0, 0, 0, 0, 0, 0, 1])).toBe("0000000000000001");
+    expect(id([0xff, 0x80, 0x0a, 0, 0x7f, 0xff, 0xff, 0xfe])).toBe("ff800a007ffffffe");
   });
 
   test("canonical: every byte string that decodes re-encodes to itself", () => {

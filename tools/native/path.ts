@@ -76,7 +76,7 @@ export interface PathBench {
 /** The bolt's mechanics: it follows the H-bridge after 300 ms of travel (the fake board has none). */
 const MECHANICS = [
   "var __dw = digitalWrite;",
-  "digitalWrite = function (pin, v) { if (pin === 'D19' && v && __t0) { __mark('MOTOR'); __runs.push({ ms: (__rt() - __t0) * 1000, marks: __marks, w: __w }); __t0 = 0; }",
+  "digitalWrite = function (pin, v) { if (pin === 'D19' && v && __t0) { __mark('MOTOR'); __runs.push({ ms: (__rt() - __t0) * 1000, marks: __marks, w: __w }); __t0 = 0; if (__in) E.HSBtoRGB(0, 0, 0); }",
   "  __dw(pin, v);",
   "  if (pin === 'D19' && v) setTimeout(function () { __hw.setPin('D34', 1); }, 300);",
   "  if (pin === 'D20' && v) setTimeout(function () { __hw.setPin('D34', 0); }, 300); };",
@@ -126,7 +126,11 @@ const FAKE_PROBES = (detail: boolean) =>
  * collection off again, and wraps the fake board's stand-ins for the
  * board's natives (timers, pins, the code area's flash) and the fake
  * event loop's search for the next timer. __step runs the due timers one
- * at a time and stops at the motor (the tick that starts it finishes).
+ * at a time and stops at the motor. The tick that starts the motor runs on
+ * after the command; callgrind dumps its count at the grant's start
+ * (E.lookupNoCase) and at the motor's command (E.HSBtoRGB, neither called
+ * by the firmware), and only the dumps taken at the motor count: the way to
+ * the motor command, as the time measures it.
  */
 const COUNTING = [
   "var __in = 0;",
@@ -137,15 +141,30 @@ const COUNTING = [
   "  if (due) { if (due.period) due.at += due.period; else __hw.timers = __hw.timers.filter(function (x) { return x !== due; }); } return true; }); if (!due) return false; due.cb(); return true; }",
 ].join("\n");
 
-/** The script under callgrind (see COUNTING): its output, and the instructions collected. */
+/** The natives whose calls make callgrind dump its count: at the motor's command, and at a counted grant's start. */
+const MOTOR_DUMP = "jswrap_espruino_HSBtoRGB";
+const START_DUMP = "jswrap_espruino_lookupNoCase";
+
+/** The script under callgrind (see COUNTING): its output, and the instructions collected up to the motor's commands. */
 function countScript(bin: string, dir: string, script: string): { out: string; instructions: number } {
   fs.writeFileSync(path.join(dir, "run.js"), script);
   const cg = path.join(dir, "callgrind.out");
-  const args = ["--tool=callgrind", "--collect-atstart=no", "--toggle-collect=jswrap_array_findIndex", "--toggle-collect=jswrap_array_some", "--callgrind-out-file=" + cg, bin, "run.js"];
+  const args = ["--tool=callgrind", "--collect-atstart=no", "--toggle-collect=jswrap_array_findIndex", "--toggle-collect=jswrap_array_some"];
+  args.push("--dump-before=" + MOTOR_DUMP, "--dump-before=" + START_DUMP, "--callgrind-out-file=" + cg, bin, "run.js");
   const r = spawnSync("valgrind", args, { cwd: dir, input: "", encoding: "latin1", timeout: 1800000 });
-  const total = fs.existsSync(cg) ? /summary: (\d+)/.exec(fs.readFileSync(cg, "latin1")) : null;
-  if (!total) throw new Error("path bench: callgrind counted nothing:\n" + String(r.stderr || "").slice(-2000));
-  return { out: r.stdout || "", instructions: +total[1] };
+  let instructions = 0;
+  let dumps = 0;
+  for (const f of fs.readdirSync(dir)) {
+    if (!f.startsWith("callgrind.out")) continue;
+    const text = fs.readFileSync(path.join(dir, f), "latin1");
+    const total = /^(?:summary|totals): (\d+)/m.exec(text);
+    if (total && text.includes("--dump-before=" + MOTOR_DUMP)) {
+      instructions += +total[1];
+      dumps++;
+    }
+  }
+  if (!dumps) throw new Error("path bench: callgrind counted nothing:\n" + String(r.stderr || "").slice(-2000));
+  return { out: r.stdout || "", instructions: instructions };
 }
 
 /** Whether valgrind can be run here (the count needs it; Debian's valgrind package). */
@@ -221,7 +240,7 @@ export function benchPath(bin: string, o: { firmware: string; blob: Uint8Array; 
       ...frames.slice(0, last).map((f) => "W({ data: new Uint8Array(" + JSON.stringify(Array.from(f)) + ").buffer });"),
       "var __last = new Uint8Array(" + JSON.stringify(Array.from(frames[last])) + ").buffer;",
       o.count && k >= 1 && k <= n
-        ? "__marks = []; __w = { n: 0, bytes: 0, ms: 0, erases: 0, fake: 0 }; [1].findIndex(function () { __in = 1; __t0 = __rt(); W({ data: __last }); while (__t0 && __step()) {} __in = 0; return true; }); __hw.advance(0);"
+        ? "__marks = []; __w = { n: 0, bytes: 0, ms: 0, erases: 0, fake: 0 }; [1].findIndex(function () { __in = 1; E.lookupNoCase({}, ''); __t0 = __rt(); W({ data: __last }); while (__t0 && __step()) {} __in = 0; return true; }); __hw.advance(0);"
         : "__marks = []; __w = { n: 0, bytes: 0, ms: 0, erases: 0, fake: 0 }; __t0 = __rt(); W({ data: __last }); __mark('message handled'); __hw.advance(0);",
       "__t0 = 0; __hw.advance(5000);",
       "__hw.nrf.handlers.disconnect.forEach(function (cb) { cb(19); });",
