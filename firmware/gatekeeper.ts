@@ -80,8 +80,6 @@ export class Gatekeeper {
       return cb(before);
     }
     const release = o.events.hold();
-    // A motor that must first cool down (a request right after a cycle) does not hold the alarm policy and the owner's events back for that long.
-    if (o.clock) o.clock.after(HOLD_MAX_MS, release);
     const done = function (reason: string) {
       try {
         cb(reason);
@@ -97,7 +95,8 @@ export class Gatekeeper {
       o.events.emit("power", "reserve_kept", { mv: mv, deliveryMv: this.deliveryMv, reserveMv: this.reserveMv });
       return done("low_battery");
     }
-    this.act(kind, a, done);
+    // A motor that must first cool down (a request right after a cycle) does not hold the alarm policy and the owner's events back for that long.
+    if (this.act(kind, a, done) && o.clock) o.clock.after(HOLD_MAX_MS, release);
   }
 
   /**
@@ -129,7 +128,8 @@ export class Gatekeeper {
     return undefined;
   }
 
-  private act(kind: "unlock" | "lock", a: Admission, cb: (reason: string) => void): void {
+  /** Tells the latch; true while its motor waits out a cool-down (it neither started nor refused). */
+  private act(kind: "unlock" | "lock", a: Admission, cb: (reason: string) => void): boolean {
     const o = this.o;
     let answered = false;
     let started = false;
@@ -168,9 +168,10 @@ export class Gatekeeper {
     });
     const src = a.channel + ":" + a.grantId;
     const refused = kind === "unlock" ? o.latch.unlock(src, commit) : o.latch.lock(src, commit);
-    if (!refused) return;
+    if (!refused) return !started && !answered;
     if (sub) sub.cancel();
     sub = undefined;
     answer(refused);
+    return false;
   }
 }

@@ -26,4 +26,10 @@ export interface CodeArea {
    * before the motor of an unlock may start.
    */
   blank(addr: number, length: number): boolean;
+  /**
+   * write() where blank() holds, in one call: false, with nothing
+   * programmed, when unaligned, outside the free range or not all erased.
+   * A journal append programs this way before an unlock's motor starts.
+   */
+  program(addr: number, data: Uint8Array): boolean;
 }

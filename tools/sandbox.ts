@@ -97,5 +97,6 @@ export function sandboxCodeArea(sb: Sandbox): CodeArea {
     read: (a, n) => new Uint8Array(new Uint8Array(f.mem.buffer, a - f.start, n)),
     map: (a, n) => new Uint8Array(f.mem.buffer, a - f.start, n),
     blank: (a, n) => new Uint8Array(f.mem.buffer, a - f.start, n).every((b) => b === 0xff),
+    program: (a, d) => inside(a, d.length) && new Uint8Array(f.mem.buffer, a - f.start, d.length).every((b) => b === 0xff) && a % 4 === 0 && d.length % 4 === 0 && (F.write(d, a), true),
   };
 }

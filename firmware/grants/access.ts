@@ -56,6 +56,8 @@ export interface Admission {
   action: string;
   /** Uses spent so far, this one included once spent. */
   spent: number;
+  /** The grant id's 8 bytes, as decoded. */
+  idBytes?: Uint8Array;
 }
 
 /**
@@ -145,6 +147,7 @@ export class AccessControl {
       channel: ch,
       action: String(act),
       spent: this.store.usesOf(g.grantId),
+      idBytes: g.idBytes,
     };
   }
 
@@ -166,7 +169,7 @@ export class AccessControl {
     // the count may have moved since admit (another channel): decide on the stored one
     var spent = this.store.usesOf(a.grantId);
     if (spent >= a.uses) return "used_up";
-    var err = this.store.recordUse(a.grantId, spent + 1, a.notAfter, this.trustedNow());
+    var err = this.store.recordUse(a.grantId, spent + 1, a.notAfter, this.trustedNow(), a.idBytes);
     if (err) return err;
     a.spent = spent + 1;
     return undefined;

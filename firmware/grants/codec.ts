@@ -59,6 +59,8 @@ export interface GrantFields {
 }
 
 export interface Grant extends GrantFields {
+  /** The id's 8 bytes as signed (a view into signed): a record about the grant copies them rather than parse its hex. */
+  idBytes?: Uint8Array;
   signature: Uint8Array;
   /** The exact bytes the signature covers (domain prefix included). */
   signed: Uint8Array;
@@ -240,6 +242,7 @@ function decodeFresh(b: Uint8Array): DecodeResult {
     notAfter: notAfter,
     perms: perms,
     uses: uses,
+    idBytes: signed.subarray(GRANT_DOMAIN.length + p, GRANT_DOMAIN.length + p + 8),
     signature: signed.subarray(GRANT_DOMAIN.length + end),
     signed: signed.subarray(0, GRANT_DOMAIN.length + end),
   };

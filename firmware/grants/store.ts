@@ -202,14 +202,14 @@ export class GrantStore implements GrantState {
     return this.persist(new Uint8Array([3, keyId >>> 8, keyId & 0xff]), now) ? undefined : "store_full";
   }
 
-  /** Records that grantId has now spent n uses. Durable when it returns undefined. */
-  recordUse(grantId: string, n: number, expires: number, now?: number): string | undefined {
+  /** Records that grantId has now spent n uses (idBytes: the same id's 8 bytes, when the caller has them). Durable when it returns undefined. */
+  recordUse(grantId: string, n: number, expires: number, now?: number, idBytes?: Uint8Array): string | undefined {
     if (!isHex16(grantId) || !(n >= 1 && n <= 255)) return "use_invalid";
     if (!this.uses.hasOwnProperty(grantId) && this.nUses >= MAX_USE_COUNTERS) {
       if (this.stale(this.uses, now)) this.compact(now);
       if (this.nUses >= MAX_USE_COUNTERS) return "counters_full";
     }
-    return this.persist(idRecord(4, grantId, n, expires), now, grantId) ? undefined : "store_full";
+    return this.persist(idRecord(4, grantId, n, expires, idBytes), now, grantId) ? undefined : "store_full";
   }
 
   /** Gives back the use recorded as the n+1th when the box did not open after all. */
@@ -476,11 +476,13 @@ function keyOf(keys: IssuerKey[], id: number): Uint8Array | undefined {
  * bytes, then a use count when n >= 0 (USE, BACK, DONE, KEPT) and a u32 (a
  * use's expiry, a revocation's until) when t is given.
  */
-function idRecord(kind: number, gid: string, n: number, t?: number): Uint8Array {
+function idRecord(kind: number, gid: string, n: number, t?: number, idBytes?: Uint8Array): Uint8Array {
   var at = n >= 0 ? 10 : 9;
   var r = new Uint8Array(t === undefined ? at : at + 4);
   r[0] = kind;
-  putHex(r, 1, gid);
+  // the id's bytes as the grant carried them, or parsed from its hex (a grant waits on this record)
+  if (idBytes && idBytes.length === 8) r.set(idBytes, 1);
+  else putHex(r, 1, gid);
   if (n >= 0) r[9] = n;
   if (t !== undefined) putU32be(r, at, t);
   return r;

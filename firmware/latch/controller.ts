@@ -388,7 +388,8 @@ export class LatchController {
     // Switch already at the target (bolt freed during a cool-down, or a lock
     // from fault): the switch cannot confirm, so drive the bounded over-travel.
     this.phase = opening !== bolt ? "over" : "drive";
-    this.motor.start(this.dir, () => this.input("timeout"));
+    // the reading that let the attempt start is the cell at rest: a grant's motor does not wait for another
+    this.motor.start(this.dir, () => this.input("timeout"), mv);
     if (this.phase === "over") this.armOver();
   }
 

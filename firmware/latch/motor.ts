@@ -39,11 +39,15 @@ export class Motor {
     this.stoppedAt = o.clock.monotonic();
   }
 
-  /** Drives dir until stop(); after maxDriveMs it stops by itself and calls onTimeout. */
-  start(dir: "open" | "close", onTimeout: () => void): void {
+  /**
+   * Drives dir until stop(); after maxDriveMs it stops by itself and calls
+   * onTimeout. restMv: the cell at rest, when the caller read it in this
+   * same call with the motor off (the stall detection's baseline).
+   */
+  start(dir: "open" | "close", onTimeout: () => void, restMv?: number): void {
     if (this.dir) this.stop();
     const o = this.o;
-    this.restMv = o.battery.millivolts();
+    this.restMv = restMv === undefined ? o.battery.millivolts() : restMv;
     this.startedAt = o.clock.monotonic();
     this.lastProbe = this.startedAt;
     this.free = 0;

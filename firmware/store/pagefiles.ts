@@ -118,9 +118,10 @@ export class PageFiles implements Flash {
     if (!s || !(offset >= 0) || offset + data.length > s.size) return false;
     if (data.length === 0) return true;
     var at = s.addr + HEAD + offset;
+    // Whole words, as a journal's records come: checked blank and programmed in one call.
+    if (at % 4 === 0 && data.length % 4 === 0) return this.o.area.program(at, data);
     if (!this.o.area.blank(at, data.length)) return false;
-    // Whole words only: the edges are padded with 0xFF, which programs nothing (a journal's records come whole).
-    if (at % 4 === 0 && data.length % 4 === 0) return this.o.area.write(at, data);
+    // Otherwise the edges are padded with 0xFF, which programs nothing.
     var lo = at - (at % 4);
     var hi = at + data.length;
     if (hi % 4) hi += 4 - (hi % 4);

@@ -51,6 +51,17 @@ export class EspruinoCodeArea implements CodeArea {
     return E.sum(this.map(addr, length)) === 255 * length;
   }
 
+  program(addr: number, data: Uint8Array): boolean {
+    const n = data.length;
+    if (addr % 4 || n % 4 || !this.inside(addr, n) || E.sum(new Uint8Array(E.toArrayBuffer(E.memoryArea(addr, n)))) !== 255 * n) return false;
+    try {
+      this.f.write(data, addr);
+    } catch (e) {
+      return false;
+    }
+    return true;
+  }
+
   private inside(addr: number, length: number): boolean {
     const r = this.range;
     return r !== undefined && addr >= r.start && addr + length <= r.end;

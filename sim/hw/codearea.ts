@@ -92,6 +92,10 @@ export class SimCodeArea implements CodeArea {
     return true;
   }
 
+  program(addr: number, data: Uint8Array): boolean {
+    return this.inside(addr, data.length) && this.blank(addr, data.length) && this.write(addr, data);
+  }
+
   /** Lets n more bytes be programmed (or pages erased), then throws as the power fails. */
   cutAfter(n: number): void {
     this.budget = n;

@@ -6,6 +6,7 @@ import { AccessControl, AccessOptions } from "../../firmware/grants/access";
 import { GrantStore } from "../../firmware/grants/store";
 import { crc32 } from "../../firmware/store/crc32";
 import { encodeRevocation, revocationBody, revocationMessage, RevocationFields } from "../../firmware/grants/revocation";
+import { decodeGrant } from "../../firmware/grants/codec";
 import { T0, testKey, mint, firmwareVerify, nodeStrict, memo, malleate, TestKey, holderProof } from "./helpers";
 
 const k1 = testKey(1);
@@ -171,6 +172,20 @@ describe("AccessControl", () => {
 describe("the pending use (GrantStore DONE)", () => {
   const gid = "00000000000000aa";
   const open = (flash: SimFlash) => new GrantStore({ flash, crc32, segmentBytes: 512, maxSegments: 2 });
+
+  test("a use recorded with the id's bytes from the grant replays under its hex id, as one recorded from the hex", () => {
+    const flash = new SimFlash();
+    const g = decodeGrant(mint(testKey(1), { grantId: "fe01a0b0c0d0e0f9" }));
+    if (!g.ok) throw new Error(g.reason);
+    expect(Array.from(g.grant.idBytes!)).toEqual([0xfe, 0x01, 0xa0, 0xb0, 0xc0, 0xd0, 0xe0, 0xf9]);
+    const s = open(flash);
+    expect(s.recordUse(g.grant.grantId, 1, T0 + 86400, undefined, g.grant.idBytes)).toBeUndefined();
+    expect(s.recordUse("0000000000000001", 1, T0 + 86400)).toBeUndefined();
+    const again = open(flash);
+    expect(again.usesOf("fe01a0b0c0d0e0f9")).toBe(1);
+    expect(again.usesOf("0000000000000001")).toBe(1);
+    expect(again.pendingUse()).toEqual({ grantId: "0000000000000001", n: 1 });
+  });
 
   test("a use is pending from its spend until the box opened or it was given back, across reboots and compactions", () => {
     const flash = new SimFlash();

@@ -13,6 +13,8 @@ import { firmwareJournals, GRANTS_JOURNAL } from "../../firmware/storage-plan";
 import { SimCodeArea } from "../../sim/hw/codearea";
 import { PowerLoss, SimFlash } from "../../sim/hw/flash";
 import { crc32 } from "../../sim/hw/system";
+import { CodeArea } from "../../hal";
+import { createSandbox, sandboxCodeArea } from "../../tools/sandbox";
 
 const PAGE = 4096;
 
@@ -28,6 +30,29 @@ function poolPages(area: SimCodeArea): number[] {
   for (let a = l.pool; a < l.pool + l.poolBytes; a += PAGE) out.push(a);
   return out;
 }
+
+describe("the code area's program()", () => {
+  const cases: Array<[string, () => CodeArea]> = [
+    ["the simulator's", () => new SimCodeArea()],
+    ["the sandbox's (Espruino's Flash module)", () => sandboxCodeArea(createSandbox())],
+  ];
+  for (const [name, make] of cases)
+    test(name + ": programs whole words that read erased; anything else is refused and nothing programmed", () => {
+      const area = make();
+      const r = area.freeRange()!;
+      const a = r.start;
+      expect(area.erasePage(a)).toBe(true);
+      expect(area.program(a + 8, new Uint8Array([1, 2, 3, 4]))).toBe(true);
+      expect(Array.from(area.read(a + 8, 4))).toEqual([1, 2, 3, 4]);
+      // over programmed bytes, even where a bit could still be cleared
+      expect(area.program(a + 4, new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0]))).toBe(false);
+      expect(Array.from(area.read(a + 4, 8))).toEqual([255, 255, 255, 255, 1, 2, 3, 4]);
+      expect(area.program(a + 2, new Uint8Array(4))).toBe(false);
+      expect(area.program(a + 12, new Uint8Array(3))).toBe(false);
+      expect(area.program(r.end - 4, new Uint8Array(8))).toBe(false);
+      expect(area.blank(a + 12, 4080)).toBe(true);
+    });
+});
 
 describe("PageFiles", () => {
   test("a file is a page: created blank, programmed once per byte, listed by prefix, read back after a reboot", () => {
