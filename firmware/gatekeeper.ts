@@ -61,6 +61,8 @@ export const COST_VERIFY = "verify";
 export class Gatekeeper {
   private readonly reserveMv: number;
   private readonly deliveryMv: number;
+  /** The battery reading precheck() took, for the request in the same call (after the screen, or its own precheck). */
+  private screenMv: number | undefined;
 
   constructor(private readonly o: GatekeeperOptions) {
     this.reserveMv = o.reserveMv === undefined ? o.minStartMv : o.reserveMv;
@@ -75,6 +77,8 @@ export class Gatekeeper {
   request(kind: "unlock" | "lock", grant: Uint8Array, channel: string, holder: HolderProof | undefined, cb: (reason: string) => void, screened?: boolean): void {
     const o = this.o;
     const before = screened === true ? undefined : this.precheck(kind);
+    const checkedMv = this.screenMv;
+    this.screenMv = undefined;
     if (before) {
       o.events.emit("access", before, { ch: channel, act: kind, ok: false, pre: true });
       return cb(before);
@@ -89,7 +93,8 @@ export class Gatekeeper {
     };
     const a = o.access.admit(grant, { action: kind, channel: channel, holder: holder, screened: screened === true });
     if ("reason" in a) return done(a.reason);
-    const mv = o.battery.millivolts();
+    // the reading of the precheck in this call (the screen's, or this request's own)
+    const mv = checkedMv !== undefined ? checkedMv : o.battery.millivolts();
     if (kind === "unlock" && (a.perms & PERM_ADMIN) === 0 && mv < this.deliveryMv) {
       o.access.finish(a, "low_battery");
       o.events.emit("power", "reserve_kept", { mv: mv, deliveryMv: this.deliveryMv, reserveMv: this.reserveMv });
@@ -124,7 +129,9 @@ export class Gatekeeper {
       if (state === "locked") return "already_locked";
       if (state === "unlocking" || state === "locking") return "busy";
     }
-    if (this.o.battery.millivolts() < (kind === "unlock" ? this.reserveMv : this.o.minStartMv)) return "low_battery";
+    const mv = this.o.battery.millivolts();
+    this.screenMv = mv;
+    if (mv < (kind === "unlock" ? this.reserveMv : this.o.minStartMv)) return "low_battery";
     return undefined;
   }
 

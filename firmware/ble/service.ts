@@ -484,7 +484,6 @@ export class BleService {
     const before = this.blockedUntil;
     this.pending = true;
     s.waiting = true;
-    this.restartIdle(s);
     const self = this;
     let answered = false;
     const cb = function (reason: string) {
@@ -497,6 +496,8 @@ export class BleService {
     } catch (e) {
       cb("handler_error");
     }
+    // The link's idle time starts again from this request: after it, since a grant's motor may start inside it.
+    if (s.open) this.restartIdle(s);
   }
 
   /**

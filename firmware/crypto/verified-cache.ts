@@ -116,10 +116,10 @@ export class VerifiedCache {
   private readonly hash: (data: Uint8Array) => Uint8Array;
   private readonly j: Journal | undefined;
   /**
-   * indexKey(key id, tail) -> entry, oldest first (an object keeps its keys in the
-   * order they were added, in Espruino as in ES5 engines for keys that are
-   * not array indices, which these never are): a grant on its way to the
-   * motor is looked up at once, however full the cache.
+   * indexKey(key id, tail) -> entry, oldest first (an object keeps its keys
+   * in the order they were added, in Espruino as in ES5 engines for keys
+   * that are not array indices, which these never are): a grant on its way
+   * to the motor is looked up at once, however full the cache.
    */
   private index: { [key: string]: Entry } = {};
   private n = 0;
@@ -165,9 +165,14 @@ export class VerifiedCache {
     if (this.index.hasOwnProperty(key)) delete this.index[key];
     else this.n++;
     this.index[key] = e;
-    for (const old in this.index) {
-      if (this.n <= this.cap) break;
-      delete this.index[old];
+    // the oldest go; each is deleted outside the for-in that finds it (Espruino's for-in ends at a deletion)
+    while (this.n > this.cap) {
+      let oldest = "";
+      for (const k in this.index) {
+        oldest = k;
+        break;
+      }
+      delete this.index[oldest];
       this.n--;
     }
   }

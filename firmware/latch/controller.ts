@@ -113,6 +113,12 @@ export class LatchController {
   private readonly keys: KeyWatch;
   private readonly subs: Handle[];
   private cbs: Array<(state: LatchState, reason: string) => void> = [];
+  /**
+   * The battery reading canStart() took for a command, which an attempt
+   * starting in the same call uses rather than read the cell again; a wait
+   * for the cool-down clears it (waitThenGo), so a later attempt reads anew.
+   */
+  private callMv: number | undefined;
   /** Runs once before this cycle's first motor start (unlock/lock's commit). */
   private commit: (() => string | undefined) | undefined;
 
@@ -362,6 +368,7 @@ export class LatchController {
     const delay = this.motor.stoppedAt + this.c.cooldownMs - this.o.clock.monotonic();
     this.cancelTimer();
     if (delay <= 0) return this.input("go");
+    this.callMv = undefined;
     this.timer = this.o.clock.after(delay, () => {
       this.timer = undefined;
       this.input("go");
@@ -371,7 +378,8 @@ export class LatchController {
   private attemptStart(): void {
     const opening = this.dir === "open";
     const bolt = this.o.latch.bolt.read();
-    const mv = this.o.battery.millivolts();
+    const mv = this.callMv !== undefined ? this.callMv : this.o.battery.millivolts();
+    this.callMv = undefined;
     if (mv < this.c.minStartMv) return this.abortCycle("low_battery", mv);
     if (!this.writeMarker(true) && opening) return this.abortCycle("store_error", mv);
     const commit = this.commit;
@@ -476,7 +484,9 @@ export class LatchController {
   }
 
   private canStart(): string | undefined {
-    return this.o.battery.millivolts() < this.c.minStartMv ? "low_battery" : undefined;
+    const mv = this.o.battery.millivolts();
+    this.callMv = mv;
+    return mv < this.c.minStartMv ? "low_battery" : undefined;
   }
 
   private refuse(op: string, code: string, src: string, mv?: number): string {

@@ -32,6 +32,27 @@ describe("the motor's start in the command's own call", () => {
     expect(rig.runUntil("open")).toBe(true);
   });
 
+  it("reads the battery once for a command whose motor starts in its call; after a cool-down the attempt reads it anew", () => {
+    const rig = new Rig({ config: { cooldownMs: 1000 } });
+    rig.run(5000);
+    const read = rig.battery.millivolts.bind(rig.battery);
+    let reads = 0;
+    // the firmware's reads (the simulated motor reads the cell too, for its speed)
+    const firmware = () => /firmware[\\/]latch/.test((new Error().stack || "").split("\n")[3] || "");
+    rig.battery.millivolts = () => (firmware() && reads++, read());
+    expect(rig.unlock()).toBeUndefined();
+    expect(reads).toBe(1);
+    expect(rig.runUntil("open")).toBe(true);
+    // the cell sags while the motor rests: the attempt after the cool-down sees it and does not start
+    expect(rig.lock()).toBeUndefined();
+    rig.battery.millivolts = () => (firmware() && reads++, 3000);
+    const before = reads;
+    expect(rig.runUntil("open", 3000)).toBe(true);
+    expect(reads).toBeGreaterThan(before);
+    expect(rig.latch.log.filter((l) => l.direction === "close")).toEqual([]);
+    expect(rig.events.map((e) => e.type + "/" + e.reason)).toContain("latch_refused/low_battery");
+  });
+
   it("right after a drive, the next command waits the cool-down out before its motor starts", () => {
     const rig = new Rig({ config: { cooldownMs: 1000 } });
     rig.run(5000);

@@ -14,6 +14,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { bundleCompiled, transpileDeviceTo } from "../../tools/build";
+import { RAM_FLASH_JS } from "../espruino/ram-flash";
 
 let code = "";
 let out = "";
@@ -42,16 +43,7 @@ var clock = { wall: function () { return 1767225600; }, monotonic: function () {
 var timeLog = { records: function () { var r = []; for (var i = 0; i < N; i++) r.push(new Uint8Array([0x69, 0x55, 0x00, i & 255])); return r; },
   append: function () { return true; }, rewrite: function () { return true; } };
 // A flash in RAM for the marker's journal, filled with N marker records.
-var files = {};
-var flash = {
-  create: function (n, size) { if (files[n]) return false; files[n] = new Uint8Array(size).fill(255); return true; },
-  writeAt: function (n, at, d) { var f = files[n]; if (!f || at + d.length > f.length) return false; for (var i = 0; i < d.length; i++) if (f[at + i] !== 255) return false; f.set(d, at); return true; },
-  read: function (n) { return files[n]; },
-  erase: function (n) { delete files[n]; },
-  list: function (p) { return Object.keys(files).filter(function (n) { return n.indexOf(p) === 0; }); },
-  free: function () { return 1 << 20; }, usage: function () { return { free: 1 << 20, trash: 0, files: 0 }; }, compact: function () {}
-};
-var crc = function (d) { return E.CRC32(d) >>> 0; };
+${RAM_FLASH_JS}
 // as many as the marker's journal holds (2048 bytes, 16 a record)
 var j = new J.Journal({ flash: flash, crc32: crc, prefix: "latch", segmentBytes: 2048, maxSegments: 1 });
 for (var i = 0; i < MN; i++) if (!j.append(M.encodeMarker(i % 2 ? undefined : { dir: "open", n: 0 }))) throw new Error("marker journal full at " + i);

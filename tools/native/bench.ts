@@ -18,7 +18,7 @@ import * as path from "path";
 import { currentBlob, MAX_BLOB_BYTES } from "./build";
 import { countInstructions, qemuMissing } from "./qemu";
 import { buildFirmware } from "../build";
-import { benchPath, canCount } from "./path";
+import { benchPath, canCount, referenceLoop, REFERENCE_LOOP } from "./path";
 import { FIGURES } from "../../sim/energy/figures";
 
 /** Cortex-M4 at 64 MHz (nRF52840). */
@@ -34,6 +34,25 @@ export const CPI = 1.25;
 export const CPI_RANGE: [number, number] = [1.0, 1.6];
 /** The x86 Linux interpreter against an nRF52840 (../shared/espruino.md): 40x for integer code. */
 export const BOARD_FACTOR: [number, number] = [40, 100];
+/** The reference loop's iterations a second on the x86 interpreter those factors are stated against (../shared/espruino.md). */
+export const REFERENCE_LOOP_PER_SECOND = 340000;
+
+/**
+ * A way's board time from its x86 instructions: the way is worth so many
+ * iterations of the reference loop, which the board runs
+ * REFERENCE_LOOP_PER_SECOND / factor times a second ([at 40x, at 100x]),
+ * plus the flash programming and the native check it waits for.
+ */
+export function countedEstimate(pathInstructions: number, loopInstructions: number, flashMs: number, nativeMs: number): [number, number] {
+  const ms = (factor: number) => ((pathInstructions / loopInstructions) * factor * 1000) / REFERENCE_LOOP_PER_SECOND + flashMs + nativeMs;
+  return [ms(BOARD_FACTOR[0]), ms(BOARD_FACTOR[1])];
+}
+
+/** The same from x86 ms, with this interpreter's speed scaled to the reference loop's 340,000 iterations a second. */
+export function scaledEstimate(x86Ms: number, loopPerSecond: number, flashMs: number, nativeMs: number): [number, number] {
+  const ms = (factor: number) => ((x86Ms * loopPerSecond) / REFERENCE_LOOP_PER_SECOND) * factor + flashMs + nativeMs;
+  return [ms(BOARD_FACTOR[0]), ms(BOARD_FACTOR[1])];
+}
 
 export interface NativeBench {
   blobBytes: number;
@@ -55,9 +74,21 @@ export interface NativeBench {
   wordsBeforeMotor?: number;
   erasesBeforeMotor?: number;
   flashMs?: number;
-  /** Board estimates, ms, [at 40x, at 100x]. */
+  /** Board estimates, ms, [at 40x, at 100x], from this interpreter's ms as they are. */
   grantToMotorNeverSeen?: [number, number];
   grantToMotorSeenBefore?: [number, number];
+  /** The reference loop in this interpreter: iterations a second (best of 5) and, with valgrind, x86 instructions per iteration. */
+  loopPerSecond?: number;
+  loopInstructions?: number;
+  /**
+   * The same estimates with this interpreter's speed put on the footing the
+   * factors are stated on: x86 ms x (loop rate here / 340,000) x 40..100,
+   * and, with valgrind, the count in loop iterations at 8,500..3,400 a
+   * second (the same on every run) for a never-seen grant.
+   */
+  scaledNeverSeen?: [number, number];
+  scaledSeenBefore?: [number, number];
+  countedNeverSeen?: [number, number];
 }
 
 export interface BenchCase {
@@ -102,7 +133,10 @@ export async function benchNative(cases: BenchCase[]): Promise<NativeBench | str
     const flashMs = p.words * FIGURES.flashWordWrite.value + p.erases * FIGURES.flashPageErase.value;
     r.pathMsX86NeverSeen = p.neverSeenMs;
     r.pathMsX86SeenBefore = p.seenBeforeMs;
-    if (canCount()) r.pathInstructionsNeverSeen = benchPath(bin, { firmware: fw.file, blob: new Uint8Array(fs.readFileSync(path.join(__dirname, "../..", blob.file))), grants: 3, count: true }).neverSeenInstructions;
+    const counting = canCount();
+    if (counting) r.pathInstructionsNeverSeen = benchPath(bin, { firmware: fw.file, blob: new Uint8Array(fs.readFileSync(path.join(__dirname, "../..", blob.file))), grants: 3, count: true }).neverSeenInstructions;
+    const loop = referenceLoop(bin, counting);
+    r.loopPerSecond = loop.perSecond;
     r.writesBeforeMotor = p.writes;
     r.wordsBeforeMotor = p.words;
     r.erasesBeforeMotor = p.erases;
@@ -110,6 +144,12 @@ export async function benchNative(cases: BenchCase[]): Promise<NativeBench | str
     const est = (x86: number, native: number): [number, number] => [x86 * BOARD_FACTOR[0] + flashMs + native, x86 * BOARD_FACTOR[1] + flashMs + native];
     r.grantToMotorNeverSeen = est(p.neverSeenMs, r.msAt64MHz);
     r.grantToMotorSeenBefore = est(p.seenBeforeMs, 0);
+    r.scaledNeverSeen = scaledEstimate(p.neverSeenMs, loop.perSecond, flashMs, r.msAt64MHz);
+    r.scaledSeenBefore = scaledEstimate(p.seenBeforeMs, loop.perSecond, flashMs, 0);
+    if (r.pathInstructionsNeverSeen && loop.instructions) {
+      r.loopInstructions = loop.instructions;
+      r.countedNeverSeen = countedEstimate(r.pathInstructionsNeverSeen, loop.instructions, flashMs, r.msAt64MHz);
+    }
   }
   return r;
 }
@@ -129,8 +169,19 @@ export function nativeLines(n: NativeBench | string): string[] {
       n.pathInstructionsNeverSeen
         ? "native: the same way for a never-seen grant, counted: " + n.pathInstructionsNeverSeen.toLocaleString("en") + " x86 instructions in the interpreter (valgrind; the fake board's timers, pins and flash left out; the same on every run)"
         : "native: install valgrind to count the instructions of a never-seen grant's way (the same on every run, unlike the ms)",
-      "native: on the board (x86 ms x" + BOARD_FACTOR.join("..x") + " + flash programming + the native check): never seen " +
+      "native: on the board (x86 ms x" + BOARD_FACTOR.join("..x") + " + flash programming + the native check), this interpreter's ms as they are: never seen " +
         f(n.grantToMotorNeverSeen[0]) + ".." + f(n.grantToMotorNeverSeen[1]) + " ms, seen before " + f(n.grantToMotorSeenBefore[0]) + ".." + f(n.grantToMotorSeenBefore[1]) + " ms",
+    );
+  if (n.loopPerSecond && n.scaledNeverSeen && n.scaledSeenBefore)
+    lines.push(
+      "native: the reference loop " + REFERENCE_LOOP + " runs " + n.loopPerSecond.toLocaleString("en") + " iterations/s in this interpreter (../shared/espruino.md states the factors against " + REFERENCE_LOOP_PER_SECOND.toLocaleString("en") + ")" +
+        (n.loopInstructions ? ", " + n.loopInstructions.toLocaleString("en") + " x86 instructions each" : ""),
+      "native: on the board, the x86 ms scaled to that loop (x" + (n.loopPerSecond / REFERENCE_LOOP_PER_SECOND).toFixed(2) + "): never seen " + f(n.scaledNeverSeen[0]) + ".." + f(n.scaledNeverSeen[1]) + " ms, seen before " + f(n.scaledSeenBefore[0]) + ".." + f(n.scaledSeenBefore[1]) + " ms",
+    );
+  if (n.countedNeverSeen && n.pathInstructionsNeverSeen && n.loopInstructions)
+    lines.push(
+      "native: on the board, counted (the never-seen way is " + (n.pathInstructionsNeverSeen / n.loopInstructions).toFixed(0) + " loop iterations; the board runs " + (REFERENCE_LOOP_PER_SECOND / BOARD_FACTOR[0]).toLocaleString("en") + ".." + (REFERENCE_LOOP_PER_SECOND / BOARD_FACTOR[1]).toLocaleString("en") +
+        " a second; the same on every run): never seen " + f(n.countedNeverSeen[0]) + ".." + f(n.countedNeverSeen[1]) + " ms (target 150 ms)",
     );
   else lines.push("native: set ESPRUINO_BIN to estimate the time from a grant message to the motor command");
   return lines;

@@ -84,7 +84,7 @@ const MECHANICS = [
 
 /** Real-time probes on the natives the firmware calls, installed before the fake board (which replaces getTime); Storage writes are always timed. */
 const PROBES = (detail: boolean) => [
-  "var __rt = getTime, __t0 = 0, __marks = [], __runs = [], __w = { n: 0, bytes: 0, ms: 0, erases: 0, fake: 0 }, __inside = 0, __fake = {};",
+  "var __rt = getTime, __t0 = 0, __in = 0, __marks = [], __runs = [], __w = { n: 0, bytes: 0, ms: 0, erases: 0, fake: 0 }, __inside = 0, __fake = {};",
   "function __mark(what, ms) { if (__t0) __marks.push([Math.round((__rt() - __t0) * 1e5) / 100, what, Math.round((ms || 0) * 1e5) / 100]); }",
   // A write inside a probed write (the shim's code area is kept in Storage files) is the same write: counted once.
   "function __probe(obj, name, label) { var f = obj[name]; obj[name] = function (a, b, c, d) { var t = __rt(); __inside++; try { var r = f.apply(obj, arguments); } finally { __inside--; } var ms = __rt() - t;",
@@ -165,6 +165,39 @@ function countScript(bin: string, dir: string, script: string): { out: string; i
   }
   if (!dumps) throw new Error("path bench: callgrind counted nothing:\n" + String(r.stderr || "").slice(-2000));
   return { out: r.stdout || "", instructions: instructions };
+}
+
+/**
+ * The loop ../shared/espruino.md states the interpreter's speed with, run in
+ * this interpreter: `while(n<N){D0.set();D0.reset();n++}` measured about
+ * 340,000 iterations a second on x86, which is what its 40x (integer code)
+ * to 100x (floating point) against an nRF52 is relative to: about 8,500 to
+ * 3,400 iterations a second on the board. Its rate here (the best of 5
+ * timed runs) and, with valgrind, its x86 instructions per iteration (the
+ * same on every run) put a way's time or count in loop iterations, which
+ * the board runs at that rate whatever this machine's load or build.
+ */
+export const REFERENCE_LOOP = "while(n<N){D0.set();D0.reset();n++}";
+export function referenceLoop(bin: string, count: boolean): { perSecond: number; instructions: number } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keybox-loop-"));
+  try {
+    const timed = "var best = 0; for (var r = 0; r < 5; r++) { var n = 0, N = 30000, t = getTime(); " + REFERENCE_LOOP + " var ips = N / (getTime() - t); if (ips > best) best = ips; } print('LOOP ' + Math.round(best));";
+    const m = /LOOP (\d+)/.exec(runScript(bin, dir, timed, 120000));
+    if (!m) throw new Error("path bench: the reference loop did not run");
+    let instructions = 0;
+    if (count) {
+      const N = 2000;
+      fs.writeFileSync(path.join(dir, "loop.js"), "var n = 0, N = " + N + "; [1].findIndex(function () { " + REFERENCE_LOOP + " return true; });");
+      const cg = path.join(dir, "loop.out");
+      spawnSync("valgrind", ["--tool=callgrind", "--collect-atstart=no", "--toggle-collect=jswrap_array_findIndex", "--callgrind-out-file=" + cg, bin, "loop.js"], { cwd: dir, input: "", encoding: "latin1", timeout: 600000 });
+      const total = fs.existsSync(cg) ? /^(?:summary|totals): (\d+)/m.exec(fs.readFileSync(cg, "latin1")) : null;
+      if (!total) throw new Error("path bench: callgrind did not count the reference loop");
+      instructions = Math.round(+total[1] / N);
+    }
+    return { perSecond: +m[1], instructions: instructions };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Whether valgrind can be run here (the count needs it; Debian's valgrind package). */
