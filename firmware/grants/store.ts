@@ -282,24 +282,17 @@ export class GrantStore implements GrantState {
   forgetExpired(now?: number): number {
     if (typeof now !== "number" || !(now > 0)) return 0;
     var cut = now - PRUNE_MARGIN_S;
-    var n = 0;
     var id = "";
-    for (id in this.revG) {
-      if (this.revG.hasOwnProperty(id) && this.revG[id] < cut) {
-        delete this.revG[id];
-        this.nRevG--;
-        n++;
-      }
-    }
-    for (id in this.uses) {
-      if (this.uses.hasOwnProperty(id) && this.uses[id].exp < cut && !(this.pend && this.pend.gid === id)) {
-        delete this.uses[id];
-        this.nUses--;
-        n++;
-      }
-    }
+    var gone: string[] = [];
+    for (id in this.revG) if (this.revG.hasOwnProperty(id) && this.revG[id] < cut) gone.push(id);
+    var revoked = deleteAll(this.revG, gone);
+    this.nRevG -= revoked;
+    gone = [];
+    for (id in this.uses) if (this.uses.hasOwnProperty(id) && this.uses[id].exp < cut && !(this.pend && this.pend.gid === id)) gone.push(id);
+    var counts = deleteAll(this.uses, gone);
+    this.nUses -= counts;
     if (this.wm > 0 && this.wm < cut) this.wm = 0;
-    return n;
+    return revoked + counts;
   }
 
   /** True when compact(now) would forget something: an entry more than PRUNE_MARGIN_S past its time. */
@@ -379,15 +372,14 @@ export class GrantStore implements GrantState {
           if (keyIsSane(pk)) keys.push({ id: (r[p] << 8) | r[p + 1], publicKey: pk });
         }
         // a revocation is of the key an id named: it goes when the id goes or names other bytes
+        var gone: string[] = [];
         for (id in this.revK) {
           if (!this.revK[id]) continue;
           var before = keyOf(this.keys, +id);
           var after = keyOf(keys, +id);
-          if (!before || !after || !sameKey(before, after)) {
-            delete this.revK[id];
-            this.nRevK--;
-          }
+          if (!before || !after || !sameKey(before, after)) gone.push(id);
         }
+        this.nRevK -= deleteAll(this.revK, gone);
         this.keys = keys;
         return;
       }
@@ -440,6 +432,15 @@ export class GrantStore implements GrantState {
         return;
     }
   }
+}
+
+/**
+ * Deletes names from map; how many there were. Apart from the for-in that
+ * finds them: Espruino's for-in ends at a deletion of the key it is on.
+ */
+function deleteAll(map: { [k: string]: unknown }, names: string[]): number {
+  for (var i = 0; i < names.length; i++) delete map[names[i]];
+  return names.length;
 }
 
 function keysRecord(keys: IssuerKey[]): Uint8Array {

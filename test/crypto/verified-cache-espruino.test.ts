@@ -6,28 +6,14 @@
  * exactly its newest entries, finds them, forgets by id, and replays the
  * same from its journal.
  */
-import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import { bundleCompiled, transpileDeviceTo } from "../../tools/build";
-import { RAM_FLASH_JS } from "../espruino/ram-flash";
+import { bundleForEspruino, RAM_FLASH_JS, runInEspruino } from "../espruino/run";
 
 let code = "";
-let out = "";
 const bin = process.env.ESPRUINO_BIN;
 
 beforeAll(async () => {
-  if (!bin) return;
-  out = fs.mkdtempSync(path.join(os.tmpdir(), "keybox-vc-build-"));
-  transpileDeviceTo(out);
-  const one = (entry: string, name: string) => bundleCompiled(path.join(out, entry.replace(/\.ts$/, ".js")), { globalName: name });
-  code = [await one("hal/espruino/lang.ts", "LANG") + "\nLANG.fixBuiltins();", await one("firmware/crypto/verified-cache.ts", "VC")].join("\n");
+  if (bin) code = await bundleForEspruino([["firmware/crypto/verified-cache.ts", "VC"]]);
 }, 120000);
-
-afterAll(() => {
-  if (out) fs.rmSync(out, { recursive: true, force: true });
-});
 
 const DRIVE = `
 ${RAM_FLASH_JS}
@@ -49,14 +35,5 @@ print("CACHE " + JSON.stringify({ found: found, after: after, size: size, replay
 `;
 
 (bin ? test : test.skip)("filled past its capacity in Espruino, the cache keeps, finds, forgets and replays its newest entries", () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keybox-vc-"));
-  try {
-    fs.writeFileSync(path.join(dir, "run.js"), code + "\n" + DRIVE);
-    const r = spawnSync(bin!, ["run.js"], { cwd: dir, input: "", encoding: "latin1", timeout: 60000 });
-    const m = /CACHE (.*)/.exec(r.stdout || "");
-    expect(m).not.toBeNull();
-    expect(JSON.parse(m![1])).toEqual({ found: [8, 9, 10, 11], after: [8, 9, 11], size: 3, replayed: [8, 9, 11], mayHave: true, never: false });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  expect(runInEspruino(bin!, code + "\n" + DRIVE, "CACHE")).toEqual({ found: [8, 9, 10, 11], after: [8, 9, 11], size: 3, replayed: [8, 9, 11], mayHave: true, never: false });
 });

@@ -14,7 +14,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { bundleCompiled, transpileDeviceTo } from "../../tools/build";
-import { RAM_FLASH_JS } from "../espruino/ram-flash";
+import { RAM_FLASH_JS } from "../espruino/run";
 
 let code = "";
 let out = "";
