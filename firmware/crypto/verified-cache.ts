@@ -3,6 +3,7 @@ import { Flash } from "../../hal";
 import { Crc32 } from "../store/crc32";
 import { bytesKey, getU32le, isBytes, putU32le } from "../store/bytes";
 import { Journal } from "../store/journal";
+import { deleteAll } from "../objects";
 import { sha512 } from "./sha512";
 
 /**
@@ -187,9 +188,9 @@ export class VerifiedCache {
   private keep(test: (e: Entry) => boolean): number {
     const gone: string[] = [];
     for (const key in this.index) if (!test(this.index[key])) gone.push(key);
-    for (let i = 0; i < gone.length; i++) delete this.index[gone[i]];
-    this.n -= gone.length;
-    return gone.length;
+    const n = deleteAll(this.index, gone);
+    this.n -= n;
+    return n;
   }
 
   /** Durably appends, compacting the journal to the live entries when it is full. */

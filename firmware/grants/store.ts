@@ -4,6 +4,7 @@ import { Flash } from "../../hal";
 import { Journal } from "../store/journal";
 import { Crc32 } from "../store/crc32";
 import { hexOf, isGrantId, isHex16, putHex } from "./codec";
+import { deleteAll } from "../objects";
 import { GrantState } from "./decide";
 import { keyIsSane } from "../crypto/keycheck";
 
@@ -432,15 +433,6 @@ export class GrantStore implements GrantState {
         return;
     }
   }
-}
-
-/**
- * Deletes names from map; how many there were. Apart from the for-in that
- * finds them: Espruino's for-in ends at a deletion of the key it is on.
- */
-function deleteAll(map: { [k: string]: unknown }, names: string[]): number {
-  for (var i = 0; i < names.length; i++) delete map[names[i]];
-  return names.length;
 }
 
 function keysRecord(keys: IssuerKey[]): Uint8Array {

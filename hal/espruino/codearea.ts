@@ -52,6 +52,7 @@ export class EspruinoCodeArea implements CodeArea {
   }
 
   program(addr: number, data: Uint8Array): boolean {
+    // blank() and write() without calling them: a journal append waits on every call before an unlock's motor
     const n = data.length;
     if (addr % 4 || n % 4 || !this.inside(addr, n) || E.sum(new Uint8Array(E.toArrayBuffer(E.memoryArea(addr, n)))) !== 255 * n) return false;
     try {
